@@ -1,0 +1,96 @@
+"""Sentence alignment on lexical evidence: which old sentence(s) each new sentence restates.
+
+A new sentence counts as restating old material when most of its weighted content terms
+(rare words, names, numbers) occur in one old sentence, or in two old sentences it merges.
+Quotations copied verbatim count as restatement outright.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Protocol
+
+from textdelta.terms import IdfTable, quotations, term_weights
+
+CANDIDATES = 5  # old sentences considered per new sentence for merges
+
+
+@dataclass
+class Sentence:
+    text: str
+    block: int  # index of the block it came from
+    doc: int = 0  # index of the document it came from (story comparisons pool several)
+    terms: dict[str, float] = field(default_factory=dict)
+    quotes: set[str] = field(default_factory=set)
+
+    @property
+    def weight(self) -> float:
+        return sum(self.terms.values())
+
+
+@dataclass(frozen=True)
+class Match:
+    """How well old material covers one new sentence."""
+
+    coverage: float  # weighted share of the new sentence's terms found in `old`
+    dice: float  # weighted Dice with the single best old sentence
+    old: tuple[int, ...]  # indices into the old sentence pool, best first
+    quoted: bool  # shares a verbatim quotation with old material
+
+
+class SemanticScorer(Protocol):
+    """Optional tie-breaker for sentences whose lexical evidence is ambiguous."""
+
+    def similarity(self, new: str, old: list[str]) -> list[float]: ...
+
+
+def make_sentence(text: str, block: int, doc: int, idf: IdfTable) -> Sentence:
+    return Sentence(text=text, block=block, doc=doc, terms=term_weights(text, idf), quotes=quotations(text))
+
+
+class OldPool:
+    """Old sentences with an inverted index, so each new sentence only meets the old
+    sentences it shares a term with."""
+
+    def __init__(self, sentences: list[Sentence]) -> None:
+        self.sentences = sentences
+        self.postings: dict[str, list[int]] = {}
+        self.quotes: set[str] = set()
+        for i, sentence in enumerate(sentences):
+            for term in sentence.terms:
+                self.postings.setdefault(term, []).append(i)
+            self.quotes |= sentence.quotes
+
+    def match(self, sentence: Sentence) -> Match:
+        total = sentence.weight
+        quoted = any(_quote_in(q, self.quotes) for q in sentence.quotes)
+        if total <= 0:
+            return Match(0.0, 0.0, (), quoted)
+        shared: dict[int, float] = {}
+        for term, w in sentence.terms.items():
+            for i in self.postings.get(term, ()):
+                shared[i] = shared.get(i, 0.0) + w
+        if not shared:
+            return Match(0.0, 0.0, (), quoted)
+        ranked = sorted(shared, key=lambda i: -shared[i])[:CANDIDATES]
+        best = ranked[0]
+        best_cov = shared[best] / total
+        old_weight = self.sentences[best].weight
+        dice = 2 * _shared_symmetric(sentence, self.sentences[best]) / (total + old_weight)
+        chosen: tuple[int, ...] = (best,)
+        for a, b in combinations(ranked, 2):
+            union = self.sentences[a].terms.keys() | self.sentences[b].terms.keys()
+            cov = sum(w for t, w in sentence.terms.items() if t in union) / total
+            # A merge must beat the single best clearly, or it is just noise from a second sentence.
+            if cov > best_cov + 0.1 and min(shared[a], shared[b]) / total >= 0.2:
+                best_cov, chosen = cov, (a, b)
+        return Match(best_cov, dice, chosen, quoted)
+
+
+def _shared_symmetric(a: Sentence, b: Sentence) -> float:
+    return sum(min(w, b.terms[t]) for t, w in a.terms.items() if t in b.terms)
+
+
+def _quote_in(quote: str, pool: set[str]) -> bool:
+    return quote in pool or any(quote in other or other in quote for other in pool if len(other) >= 12)

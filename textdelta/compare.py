@@ -1,0 +1,248 @@
+"""compare(old, new): is it the same story, which sentences of `new` restate `old`, and what
+is genuinely new, grouped into sections.
+
+Everything is measured against *all* the old material given, so comparing a third outlet
+against a whole story reports nothing the story already had.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Sequence
+
+from textdelta.align import Match, OldPool, SemanticScorer, Sentence, make_sentence
+from textdelta.blocks import Document
+from textdelta.normalize import normalize_text
+from textdelta.sentences import split_sentences
+from textdelta.terms import IdfTable, default_idf
+
+Status = Literal["old", "changed", "new"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds. Defaults were fitted on tests/data/labelled (the `fit` split) by
+    `newsdelta evaluate --fit`; the README reports figures on the held-out split."""
+
+    aligned: float = 0.5  # weighted coverage at or above which a new sentence restates old text
+    changed: float = 0.7  # Dice with one old sentence at or above which it is a small edit of it
+    same_story: float = 0.35  # document score at or above which two texts tell the same story
+    new_paragraph: float = 0.5  # share of a paragraph's characters in new sentences
+    ambiguous: float = 0.15  # half-width of the coverage band the semantic scorer may decide
+    semantic: float = 0.6  # cosine at or above which the semantic scorer calls it a restatement
+    gap: float = 0.3  # coverage enough for a sentence that fills the gap between two aligned neighbours
+
+
+@dataclass(frozen=True)
+class Alignment:
+    new_index: int
+    new: str
+    status: Status
+    coverage: float
+    old: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChangedSentence:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class NewSection:
+    heading: str | None
+    paragraphs: list[str]
+    under_heading: str | None = None  # the enclosing heading when only part of its section is new
+
+
+@dataclass
+class Comparison:
+    same_story: bool
+    score: float
+    alignments: list[Alignment] = field(default_factory=list)
+    new_sections: list[NewSection] = field(default_factory=list)
+    new_sentences: list[str] = field(default_factory=list)
+    changed_sentences: list[ChangedSentence] = field(default_factory=list)
+
+    @property
+    def has_new_material(self) -> bool:
+        return bool(self.new_sections or self.new_sentences)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "same_story": self.same_story,
+            "score": round(self.score, 4),
+            "new_sections": [
+                {k: v for k, v in asdict(s).items() if k != "under_heading" or v is not None}
+                for s in self.new_sections
+            ],
+            "new_sentences": list(self.new_sentences),
+            "changed_sentences": [asdict(c) for c in self.changed_sentences],
+            "alignment": [
+                {"new": a.new, "status": a.status, "coverage": round(a.coverage, 3), "old": list(a.old)}
+                for a in self.alignments
+            ],
+        }
+
+
+def compare(
+    old: Document,
+    new: Document,
+    thresholds: Thresholds | None = None,
+    semantic: SemanticScorer | None = None,
+    idf: IdfTable | None = None,
+) -> Comparison:
+    return compare_to_story([old], new, thresholds, semantic, idf)
+
+
+def compare_to_story(
+    story: Sequence[Document],
+    new: Document,
+    thresholds: Thresholds | None = None,
+    semantic: SemanticScorer | None = None,
+    idf: IdfTable | None = None,
+) -> Comparison:
+    """Compare `new` with every document a story already holds (outlets and versions).
+
+    Same-story is decided by the single best-matching document (a story is one event, each
+    telling should match on its own); new material is what no document of the story had.
+    """
+    th = thresholds or Thresholds()
+    idf = idf or default_idf()
+    new_sentences = _sentences(new, 0, idf, paragraphs_only=True)
+    old_sentences = [s for d, doc in enumerate(story) for s in _sentences(doc, d, idf, paragraphs_only=False)]
+    if not new_sentences or not old_sentences:
+        return Comparison(same_story=False, score=0.0)
+
+    pool = OldPool(old_sentences)
+    matches = [pool.match(s) for s in new_sentences]
+    statuses = [_status(s, m, pool, th, semantic) for s, m in zip(new_sentences, matches)]
+    matches, statuses = _fill_gaps(new_sentences, matches, statuses, pool, th)
+    score = max(_story_score(new_sentences, old_sentences, matches, statuses, d) for d in range(len(story)))
+
+    alignments = [
+        Alignment(i, s.text, st, round(m.coverage, 4), tuple(pool.sentences[j].text for j in m.old))
+        for i, (s, m, st) in enumerate(zip(new_sentences, matches, statuses))
+    ]
+    changed = [
+        ChangedSentence(old=pool.sentences[m.old[0]].text, new=s.text)
+        for s, m, st in zip(new_sentences, matches, statuses)
+        if st == "changed"
+    ]
+    fresh = [s.text for s, st in zip(new_sentences, statuses) if st == "new"]
+    sections = _new_sections(new, new_sentences, statuses, th)
+    return Comparison(
+        same_story=score >= th.same_story,
+        score=score,
+        alignments=alignments,
+        new_sections=sections,
+        new_sentences=fresh,
+        changed_sentences=changed,
+    )
+
+
+def _sentences(doc: Document, d: int, idf: IdfTable, paragraphs_only: bool) -> list[Sentence]:
+    out = []
+    for b, block in enumerate(doc.blocks):
+        if block.kind == "paragraph":
+            out.extend(make_sentence(t, b, d, idf) for t in split_sentences(block.text))
+        elif not paragraphs_only:
+            out.append(make_sentence(block.text, b, d, idf))
+    return out
+
+
+def _status(s: Sentence, m: Match, pool: OldPool, th: Thresholds, semantic: SemanticScorer | None) -> Status:
+    restated = m.quoted or m.coverage >= th.aligned
+    if not restated and semantic is not None and m.old and m.coverage >= th.aligned - th.ambiguous:
+        similarities = semantic.similarity(s.text, [pool.sentences[i].text for i in m.old])
+        restated = max(similarities, default=0.0) >= th.semantic
+    if not restated:
+        return "new"
+    if len(m.old) == 1 and m.dice >= th.changed:
+        old_text = pool.sentences[m.old[0]].text
+        if normalize_text(old_text).casefold() != normalize_text(s.text).casefold():
+            return "changed"
+    return "old"
+
+
+def _fill_gaps(
+    new: list[Sentence], matches: list[Match], statuses: list[Status], pool: OldPool, th: Thresholds
+) -> tuple[list[Match], list[Status]]:
+    """Second pass in the spirit of monotone sentence alignment: a rewrite keeps the order of
+    the original, so a sentence lying between two aligned neighbours, whose candidates are old
+    sentences in the gap between their anchors that nobody else restates, is a paraphrase of
+    those sentences even on weaker lexical evidence. An inserted paragraph finds no such gap."""
+    matches, statuses = list(matches), list(statuses)
+    claimed = {i for m, st in zip(matches, statuses) if st != "new" for i in m.old}
+    for k, (s, m, st) in enumerate(zip(new, matches, statuses)):
+        if st != "new" or not m.old or m.coverage < th.gap / 2:
+            continue
+        doc = pool.sentences[m.old[0]].doc
+        before = [i for j in range(k - 1, -1, -1) if statuses[j] != "new" for i in matches[j].old if pool.sentences[i].doc == doc][:1]
+        after = [i for j in range(k + 1, len(new)) if statuses[j] != "new" for i in matches[j].old if pool.sentences[i].doc == doc][:1]
+        low = max(before) if before else -1
+        high = min(after) if after else len(pool.sentences)
+        gap = [i for i in range(low + 1, high) if pool.sentences[i].doc == doc and i not in claimed]
+        if not gap or not (set(m.old) & set(gap)):
+            continue
+        union: set[str] = set()
+        for i in gap[:4]:
+            union |= pool.sentences[i].terms.keys()
+        coverage = sum(w for t, w in s.terms.items() if t in union) / (s.weight or 1.0)
+        if coverage >= th.gap:
+            used = tuple(i for i in gap[:4] if pool.sentences[i].terms.keys() & s.terms.keys())
+            matches[k] = Match(coverage, m.dice, used, m.quoted)
+            statuses[k] = "old"
+            claimed.update(used)
+    return matches, statuses
+
+
+def _story_score(
+    new: list[Sentence], old: list[Sentence], matches: list[Match], statuses: list[Status], doc: int
+) -> float:
+    """Mean of two coverages against one document: how much of `new` restates it, and how much
+    of it `new` restates. A rewrite scores high on both; a different event that reuses a
+    background paragraph or two scores low on both."""
+    old_in_doc = {i for i, s in enumerate(old) if s.doc == doc and old[i].weight > 0}
+    if not old_in_doc:
+        return 0.0
+    covered_weight = 0.0
+    hit: set[int] = set()
+    for s, m, st in zip(new, matches, statuses):
+        targets = [i for i in m.old if i in old_in_doc]
+        if st != "new" and targets:
+            covered_weight += s.weight
+            hit.update(targets)
+    new_total = sum(s.weight for s in new) or 1.0
+    old_total = sum(old[i].weight for i in old_in_doc) or 1.0
+    new_cov = covered_weight / new_total
+    old_cov = sum(old[i].weight for i in hit) / old_total
+    return min(1.0, (new_cov + old_cov) / 2)
+
+
+def _new_sections(doc: Document, sentences: list[Sentence], statuses: list[Status], th: Thresholds) -> list[NewSection]:
+    new_chars: dict[int, int] = {}
+    for s, st in zip(sentences, statuses):
+        if st == "new":
+            new_chars[s.block] = new_chars.get(s.block, 0) + len(s.text)
+
+    def is_new(block: int) -> bool:
+        text = doc.blocks[block].text
+        return bool(text) and new_chars.get(block, 0) / len(text) >= th.new_paragraph
+
+    sections: list[NewSection] = []
+    for heading, indices in doc.sections():
+        flags = [is_new(i) for i in indices]
+        if indices and all(flags):
+            sections.append(NewSection(heading=heading, paragraphs=[doc.blocks[i].text for i in indices]))
+            continue
+        run: list[str] = []
+        for i, flag in zip(indices, flags):
+            if flag:
+                run.append(doc.blocks[i].text)
+            elif run:
+                sections.append(NewSection(heading=None, paragraphs=run, under_heading=heading))
+                run = []
+        if run:
+            sections.append(NewSection(heading=None, paragraphs=run, under_heading=heading))
+    return sections

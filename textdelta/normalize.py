@@ -1,0 +1,43 @@
+"""Normalisation that decides when two texts are "the same version": typography, whitespace
+and markup noise must not create versions, real edits must."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+from textdelta.blocks import Document
+
+_TRANSLATE = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-",
+        "\u2212": "-", "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u200b": "", "\ufeff": "",
+        "\u00ad": "",
+    }
+)
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """Typography-insensitive form of a text: NFKC, straight quotes, plain dashes, one space."""
+    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
+    return _SPACE.sub(" ", text).strip()
+
+
+def content_hash(document: Document) -> str:
+    """Hash of the body as a reader sees it: block kinds and normalised, case-folded text."""
+    digest = hashlib.sha256()
+    for block in document.blocks:
+        text = normalize_text(block.text).casefold()
+        if text:
+            digest.update(f"{block.kind}\x1f{text}\x1e".encode())
+    return digest.hexdigest()
+
+
+def text_key(text: str) -> str:
+    """Short stable key for a piece of text, used to deduplicate findings and alerts."""
+    return hashlib.sha256(normalize_text(text).casefold().encode()).hexdigest()[:32]

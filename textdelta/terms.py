@@ -1,0 +1,142 @@
+"""Terms that survive paraphrase: stemmed content words weighted by rarity, names, numbers.
+
+A rewrite changes function words, word order and phrasing; it keeps names, figures and most
+of the rare content words. Everything that scores similarity works on these terms.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import snowballstemmer
+
+from textdelta.normalize import normalize_text
+
+STOPWORDS = frozenset(
+    """
+    a about above according across after afterwards again against all almost alone along already
+    also although always am among amongst an and another any anyhow anyone anything anyway anywhere
+    are around as at back be became because become becomes becoming been before beforehand behind
+    being below beside besides between beyond both but by can cannot could did do does doing done
+    down due during each either else elsewhere enough even ever every everyone everything everywhere
+    except few for former formerly from further had has have having he hence her here hereafter
+    hereby herein hers herself him himself his how however i if in indeed into is it its itself
+    just last latter least less made make many may me meanwhile might more moreover most mostly much
+    must my myself namely neither never nevertheless next no nobody none nor not nothing now nowhere
+    of off often on once one only onto or other others otherwise our ours ourselves out over own
+    per perhaps please put rather re same say says said see seem seemed seeming seems several she
+    should since so some somehow someone something sometime sometimes somewhere still such than that
+    the their theirs them themselves then thence there thereafter thereby therefore therein thereupon
+    these they this those though through throughout thus to together too toward towards under until
+    up upon us very via was we well were what whatever when whence whenever where whereafter whereas
+    whereby wherein whereupon wherever whether which while whither who whoever whole whom whose why
+    will with within without would yet you your yours yourself yourselves also told added stated
+    including like new year years week day time mr mrs ms
+    """.split()
+)
+
+_STEMMER = snowballstemmer.stemmer("english")
+_TOKEN = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ'’]*|\d[\d,.]*\d|\d")
+_ACRONYM_DOTS = re.compile(r"\b((?:[A-Za-z]\.){2,})")
+_QUOTED = re.compile(r'"([^"]{12,}?)"')
+_NUMBER_WORDS = {
+    "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+    "nine": "9", "ten": "10", "twelve": "12", "twenty": "20", "fifty": "50", "hundred": "100",
+}
+NUMBER_WEIGHT = 6.0
+NAME_BONUS = 1.3
+
+
+@dataclass(frozen=True)
+class IdfTable:
+    """Rarity weights from how common a word is in English (Zipf scale: 7 is "the", 3 is rare).
+
+    A word the table does not know (most names) counts as rarest: names are what a rewrite
+    keeps and what tells two stories apart.
+    """
+
+    zipf: dict[str, float]
+    unknown_zipf: float = 1.5
+    ceiling: float = 7.5
+
+    def weight(self, term: str) -> float:
+        if term.startswith("#"):
+            return NUMBER_WEIGHT
+        return max(0.25, self.ceiling - self.zipf.get(term, self.unknown_zipf))
+
+
+@lru_cache(maxsize=1)
+def default_idf() -> IdfTable:
+    """Weights from the shipped table built by scripts/build_idf.py (no corpus at run time)."""
+    raw = json.loads(resources.files("textdelta.data").joinpath("zipf.json").read_text("utf-8"))
+    return IdfTable(zipf=dict(raw["zipf"]))
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    return _STEMMER.stemWord(word)
+
+
+def tokens(text: str) -> list[tuple[str, bool]]:
+    """(term, is_name) for each content token; numbers become '#<digits>'."""
+    text = normalize_text(text)
+    text = _ACRONYM_DOTS.sub(lambda m: m.group(1).replace(".", ""), text)
+    out: list[tuple[str, bool]] = []
+    for i, match in enumerate(_TOKEN.finditer(text)):
+        raw = match.group(0)
+        if raw[0].isdigit():
+            digits = raw.replace(",", "").rstrip(".")
+            out.append(("#" + digits, False))
+            continue
+        word = raw.replace("’", "'")
+        if word in ("US", "USA"):  # "U.S." after dot removal; lower-cased it would be the stopword "us"
+            out.append(("usa", True))
+            continue
+        if word.lower().endswith("'s"):
+            word = word[:-2]
+        lower = word.lower().strip("'")
+        if lower in _NUMBER_WORDS:
+            out.append(("#" + _NUMBER_WORDS[lower], False))
+            continue
+        if len(lower) < 2 or lower in STOPWORDS:
+            continue
+        is_name = word[0].isupper() and (i > 0 or word.isupper())
+        out.append((stem(lower), is_name))
+    return out
+
+
+def term_weights(text: str, idf: IdfTable | None = None) -> dict[str, float]:
+    """Distinct content terms of a text with their rarity weight (names count a little more)."""
+    idf = idf or default_idf()
+    weights: dict[str, float] = {}
+    for term, is_name in tokens(text):
+        w = idf.weight(term) * (NAME_BONUS if is_name else 1.0)
+        if w > weights.get(term, 0.0):
+            weights[term] = w
+    return weights
+
+
+def quotations(text: str) -> set[str]:
+    """Normalised quoted passages: quotes are copied verbatim from outlet to outlet."""
+    return {" ".join(q.lower().split()) for q in _QUOTED.findall(normalize_text(text))}
+
+
+def signature_terms(text: str, limit: int = 40, idf: IdfTable | None = None) -> list[str]:
+    """The rarest terms, names and numbers of a text: what a rewrite is most likely to keep.
+
+    Used as the keys of the candidate index, so that finding which stored stories a new
+    article may belong to touches only short posting lists.
+    """
+    idf = idf or default_idf()
+    counts: dict[str, float] = {}
+    for term, is_name in tokens(text):
+        if term.startswith("#") and len(term) < 3:
+            continue  # single digits are everywhere
+        w = idf.weight(term) * (NAME_BONUS if is_name else 1.0)
+        counts[term] = counts.get(term, 0.0) + w
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [term for term, _ in ranked[:limit]]
