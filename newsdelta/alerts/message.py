@@ -1,0 +1,77 @@
+"""What an alert says, gathered from the database once, rendered per channel by templates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session
+
+from storage import repo
+from storage.models import Article, Finding, Story
+
+SNIPPET_CHARS = 700  # per paragraph; Slack caps a section at 3,000 characters
+
+
+@dataclass
+class OutletRef:
+    outlet: str
+    url: str
+    title: str
+    published_at: datetime | None
+
+
+@dataclass
+class AlertMessage:
+    finding_id: int
+    story_id: int
+    story_title: str
+    kind: str
+    score: float
+    article: OutletRef
+    compared: list[OutletRef]
+    sections: list[dict] = field(default_factory=list)  # {"heading", "under_heading", "paragraphs", "truncated"}
+    dedup_key: str = ""
+
+    @property
+    def headings(self) -> list[str]:
+        return [s["heading"] for s in self.sections if s.get("heading")]
+
+    @property
+    def subject(self) -> str:
+        what = f'adds "{self.headings[0]}"' if self.headings else "adds new material"
+        if self.kind == "new_version":
+            what = f'updated: {what}'
+        return f'New section in story: "{_clip(self.story_title, 80)}" — {self.article.outlet or "an outlet"} {what}'
+
+    @property
+    def plain_summary(self) -> str:
+        return self.subject
+
+
+def build_message(session: Session, finding: Finding, dedup_key: str = "") -> AlertMessage:
+    story = session.get(Story, finding.story_id)
+    article = session.get(Article, finding.article_id)
+    assert story is not None and article is not None
+    compared_names = set(json.loads(finding.compared_outlets))
+    compared = [
+        _ref(a) for a in repo.story_articles(session, finding.story_id)
+        if a.id != article.id and a.outlet in compared_names
+    ]
+    sections = []
+    for s in json.loads(finding.new_sections):
+        paragraphs = [_clip(p, SNIPPET_CHARS) for p in s["paragraphs"]]
+        sections.append({**s, "paragraphs": paragraphs, "truncated": any(len(p) > SNIPPET_CHARS for p in s["paragraphs"])})
+    return AlertMessage(
+        finding_id=finding.id, story_id=finding.story_id, story_title=story.title or article.title, kind=finding.kind,  # type: ignore[arg-type]
+        score=finding.score, article=_ref(article), compared=compared, sections=sections, dedup_key=dedup_key,
+    )
+
+
+def _ref(article: Article) -> OutletRef:
+    return OutletRef(outlet=article.outlet or article.url.split("/")[2], url=article.url, title=article.title, published_at=article.published_at)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"

@@ -1,0 +1,95 @@
+"""Article extraction with trafilatura: title, byline, date, canonical URL, and the body as
+ordered heading and paragraph blocks (sections are what readers care about)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import trafilatura
+from lxml import etree
+
+from newsdelta.errors import ExtractionError
+from newsdelta.urls import normalize_url, same_site
+
+MIN_TEXT_CHARS = 200  # less than this is a teaser, an index page or an error page, not an article
+
+
+@dataclass
+class Extracted:
+    title: str
+    byline: str | None
+    published_at: datetime | None
+    canonical_url: str | None
+    blocks: list[dict[str, str]] = field(default_factory=list)
+    sitename: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(b["text"] for b in self.blocks)
+
+
+def extract_article(html: bytes | str, url: str) -> Extracted:
+    try:
+        xml = trafilatura.extract(
+            html,
+            url=url,
+            output_format="xml",
+            include_formatting=True,
+            include_comments=False,
+            include_tables=False,
+            with_metadata=True,
+            favor_precision=True,
+        )
+    except Exception as exc:  # trafilatura surfaces lxml and decoding errors of many kinds
+        raise ExtractionError(f"extraction failed: {type(exc).__name__}: {exc}"[:300]) from None
+    if not xml:
+        raise ExtractionError("no article text found")
+    doc = etree.fromstring(xml.encode("utf-8"))
+    title = (doc.get("title") or "").strip()
+    blocks = _blocks(doc, title)
+    text_chars = sum(len(b["text"]) for b in blocks if b["kind"] == "paragraph")
+    if text_chars < MIN_TEXT_CHARS:
+        raise ExtractionError(f"page has only {text_chars} characters of article text")
+    canonical = doc.get("url")
+    if canonical and not (canonical.startswith(("http://", "https://")) and same_site(canonical, url)):
+        canonical = None
+    return Extracted(
+        title=title,
+        byline=(doc.get("author") or None),
+        published_at=_date(doc.get("date")),
+        canonical_url=normalize_url(canonical) if canonical else None,
+        blocks=blocks,
+        sitename=doc.get("sitename"),
+    )
+
+
+def _blocks(doc: etree._Element, title: str) -> list[dict[str, str]]:
+    main = doc.find("main")
+    if main is None:
+        return []
+    blocks: list[dict[str, str]] = []
+    for el in main:
+        text = " ".join("".join(el.itertext()).split())
+        if not text:
+            continue
+        if el.tag == "head":
+            if not blocks and text.casefold() == title.casefold():
+                continue  # the page's own h1, already the title
+            blocks.append({"kind": "heading", "text": text})
+        elif el.tag in ("p", "quote", "list", "item"):
+            if el.tag == "list":
+                blocks.extend({"kind": "paragraph", "text": " ".join("".join(i.itertext()).split())} for i in el if "".join(i.itertext()).strip())
+            else:
+                blocks.append({"kind": "paragraph", "text": text})
+    return blocks
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

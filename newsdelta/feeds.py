@@ -1,0 +1,89 @@
+"""Feed parsing: read as much of a feed as can be read, say what was wrong with it, and never
+let an XML trick (entity expansion, external entities) reach the parser."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import feedparser
+
+from newsdelta.errors import NewsdeltaError
+from newsdelta.htmltext import html_to_blocks
+from newsdelta.urls import normalize_url
+
+# Internal DTD subsets are where entity bombs and external entities live; feeds never need them.
+_DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[.*?\]\s*>", re.DOTALL | re.IGNORECASE)
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+
+
+class FeedParseError(NewsdeltaError):
+    """Nothing usable could be read from the body."""
+
+
+@dataclass
+class Entry:
+    url: str
+    entry_id: str | None
+    title: str
+    published_at: datetime | None
+    author: str | None
+    content_blocks: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ParsedFeed:
+    title: str
+    entries: list[Entry]
+    problem: str | None = None  # why the feed is flagged malformed, if it is
+
+
+def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
+    problems = []
+    if _ENTITY_DECL.search(body[:65536]):
+        body = _DOCTYPE_SUBSET.sub(b"", body, count=1)
+        problems.append("DTD with entity declarations removed")
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    if parsed.get("bozo"):
+        problems.append(f"{type(parsed.get('bozo_exception')).__name__}: {parsed.get('bozo_exception')}"[:300])
+    entries = [e for e in (_entry(raw, url) for raw in parsed.entries) if e is not None]
+    if not entries and not parsed.get("version") and not parsed.feed.get("title"):
+        raise FeedParseError("not a feed: " + ("; ".join(problems) or "no feed elements found"))
+    return ParsedFeed(title=parsed.feed.get("title", ""), entries=entries, problem="; ".join(problems) or None)
+
+
+def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
+    link = raw.get("link") or ""
+    if not link:
+        for candidate in raw.get("links", []):
+            if candidate.get("href") and candidate.get("rel", "alternate") == "alternate":
+                link = candidate["href"]
+                break
+    if not link and str(raw.get("id", "")).startswith(("http://", "https://")):
+        link = raw["id"]
+    if not link.startswith(("http://", "https://")):
+        return None
+    html = ""
+    if raw.get("content"):
+        html = max((c.get("value", "") for c in raw["content"]), key=len)
+    html = html if len(html) >= len(raw.get("summary", "")) else raw.get("summary", "")
+    return Entry(
+        url=normalize_url(link),
+        entry_id=str(raw.get("id") or link)[:2048],
+        title=str(raw.get("title", ""))[:1000],
+        published_at=_date(raw.get("published_parsed") or raw.get("updated_parsed")),
+        author=(str(raw["author"])[:500] if raw.get("author") else None),
+        content_blocks=html_to_blocks(html) if html else [],
+    )
+
+
+def _date(value: object) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc) if value else None  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None

@@ -1,0 +1,236 @@
+"""The ingest stages as plain functions: poll a feed, fetch an article, process what was fetched.
+
+Flows in `flows/` wrap these in Prefect tasks (retries, timeouts, concurrency); tests and the
+CLI call them directly. Every stage records its outcome in the database, so a failure is
+visible and the next run picks the work up again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from newsdelta.errors import ExtractionError, FetchError, RateLimited
+from newsdelta.extract import extract_article
+from newsdelta.feeds import FeedParseError, parse_feed
+from newsdelta.fetch import Fetcher, Page
+from newsdelta.settings import FeedConfig, Settings
+from newsdelta.tracking import TrackResult, store_and_track
+from newsdelta.urls import normalize_url
+from storage import repo
+from storage.db import session_scope
+from storage.models import Article, Feed, utcnow
+
+MAX_FEED_BACKOFF = timedelta(hours=24)
+MAX_ARTICLE_FAILURES = 6
+
+
+@dataclass
+class PollResult:
+    feed_id: int
+    url: str
+    outlet: str
+    status: str  # ok | malformed | not_modified | unchanged | deferred | error
+    http_status: int | None = None
+    entries_seen: int = 0
+    new_entries: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Fetched:
+    """What fetching an article produced: a page, or the error that prevented it."""
+
+    article_id: int
+    page: Page | None = None
+    error: str | None = None
+    retryable: bool = True
+    retry_after_s: float | None = None
+
+
+@dataclass
+class ArticleResult:
+    article_id: int
+    url: str
+    status: str  # stored | unchanged | feed_only | failed
+    source: str | None = None
+    error: str | None = None
+    track: dict = field(default_factory=dict)
+
+
+# --- feeds ---------------------------------------------------------------------------------
+
+def sync_feeds(engine: Engine, feeds: list[FeedConfig]) -> list[int]:
+    """Make sure each configured feed has a row (and its health record); return their ids."""
+    with session_scope(engine) as session:
+        return [repo.ensure_feed(session, f.url, f.outlet, int(f.interval_minutes * 60)).id for f in feeds]  # type: ignore[misc]
+
+
+def feeds_due(engine: Engine, feed_ids: list[int], now: datetime | None = None) -> list[int]:
+    now = now or utcnow()
+    with session_scope(engine) as session:
+        return [f.id for f in repo.feeds(session) if f.id in feed_ids and (f.next_poll_at is None or f.next_poll_at <= now)]  # type: ignore[misc]
+
+
+def poll_feed(engine: Engine, fetcher: Fetcher, feed_id: int) -> PollResult:
+    """Fetch (conditionally) and parse one feed; store new entries as pending articles."""
+    with session_scope(engine) as session:
+        feed = session.get(Feed, feed_id)
+        assert feed is not None
+        url, outlet, etag, modified, body_hash = feed.url, feed.outlet, feed.etag, feed.last_modified, feed.body_hash
+    result = PollResult(feed_id=feed_id, url=url, outlet=outlet, status="ok")
+    page: Page | None = None
+    rows: list[dict] = []
+    retry_after_s = 0.0
+    try:
+        page = fetcher.get(url, "feed", etag=etag, last_modified=modified)
+        result.http_status = page.status
+        digest = hashlib.sha256(page.body).hexdigest() if not page.not_modified else body_hash
+        if page.not_modified:
+            result.status = "not_modified"
+        elif digest == body_hash:
+            result.status = "unchanged"
+        else:
+            parsed = parse_feed(page.body, page.url, page.headers.get("content-type"))
+            result.entries_seen = len(parsed.entries)
+            if parsed.problem:
+                result.status, result.error = "malformed", parsed.problem
+            rows = [
+                {"url": e.url, "feed_id": feed_id, "outlet": outlet, "entry_id": e.entry_id, "title": e.title,
+                 "published_at": e.published_at, "byline": e.author,
+                 "feed_blocks": json.dumps(e.content_blocks, ensure_ascii=False) if e.content_blocks else None}
+                for e in parsed.entries
+            ]
+    except RateLimited as exc:
+        result.status, result.http_status, result.error = "deferred", exc.status, str(exc)
+        retry_after_s = exc.retry_after_s
+    except (FetchError, FeedParseError) as exc:
+        result.status, result.error = "error", str(exc)
+        result.http_status = getattr(exc, "status", None)
+    with session_scope(engine) as session:
+        feed = session.get(Feed, feed_id)
+        assert feed is not None
+        if rows:
+            result.new_entries = len(repo.add_articles(session, rows))
+        if page is not None and result.status in ("ok", "malformed", "unchanged", "not_modified"):
+            feed.etag = page.headers.get("etag", feed.etag) if not page.not_modified else feed.etag
+            feed.last_modified = page.headers.get("last-modified", feed.last_modified) if not page.not_modified else feed.last_modified
+            if not page.not_modified:
+                feed.body_hash = hashlib.sha256(page.body).hexdigest()
+        failed = result.status in ("error", "deferred")
+        repo.record_poll(session, feed, status=result.status, http_status=result.http_status, seen=result.entries_seen,
+                         new=result.new_entries, error=result.error, failed=failed,
+                         next_poll_at=_next_poll(feed, failed, retry_after_s))
+    return result
+
+
+def _next_poll(feed: Feed, failed: bool, retry_after_s: float) -> datetime:
+    """Next due time: the feed's interval; longer when the server asked us to wait; doubling
+    per consecutive failure (capped at a day) so a sick feed is not hammered."""
+    interval = timedelta(seconds=feed.poll_interval_s)
+    if retry_after_s:
+        return utcnow() + max(interval, timedelta(seconds=retry_after_s))
+    if failed:
+        return utcnow() + min(MAX_FEED_BACKOFF, interval * 2 ** min(feed.consecutive_failures + 1, 8))
+    return utcnow() + interval
+
+
+# --- articles ------------------------------------------------------------------------------
+
+def add_urls(engine: Engine, urls: list[str], outlet: str = "") -> list[int]:
+    """Articles to track by hand (`newsdelta track URL`): inserted if new, made due now."""
+    ids = []
+    with session_scope(engine) as session:
+        for url in urls:
+            norm = normalize_url(url)
+            repo.add_articles(session, [{"url": norm, "outlet": outlet}])
+            article = repo.article_by_url(session, norm)
+            assert article is not None
+            article.next_check_at = utcnow()
+            session.add(article)
+            ids.append(article.id)
+    return ids  # type: ignore[return-value]
+
+
+def articles_due(engine: Engine, limit: int, feed_ids: list[int] | None = None) -> list[int]:
+    with session_scope(engine) as session:
+        return [a.id for a in repo.articles_due(session, utcnow(), limit, feed_ids)]  # type: ignore[misc]
+
+
+def article_url(engine: Engine, article_id: int) -> str:
+    with session_scope(engine) as session:
+        article = session.get(Article, article_id)
+        assert article is not None
+        return article.url
+
+
+def fetch_article(fetcher: Fetcher, article_id: int, url: str) -> Page:
+    """Network I/O only; raises FetchError so a task wrapper can retry retryable failures."""
+    return fetcher.get(url, "html")
+
+
+def fetched_error(article_id: int, exc: BaseException) -> Fetched:
+    if isinstance(exc, FetchError):
+        return Fetched(article_id, error=str(exc), retryable=exc.retryable, retry_after_s=getattr(exc, "retry_after_s", None))
+    return Fetched(article_id, error=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def process_article(engine: Engine, fetched: Fetched, settings: Settings, channels: list[str]) -> ArticleResult:
+    """Extract the page (or fall back to the feed's own text), then store and track it."""
+    with session_scope(engine) as session:
+        article = session.get(Article, fetched.article_id)
+        assert article is not None
+        result = ArticleResult(article_id=article.id, url=article.url, status="failed")  # type: ignore[arg-type]
+        extracted = None
+        error = fetched.error
+        if fetched.page is not None:
+            try:
+                extracted = extract_article(fetched.page.body, fetched.page.url)
+            except ExtractionError as exc:
+                error = str(exc)
+        if extracted is not None:
+            track = store_and_track(session, article, title=extracted.title or article.title, byline=extracted.byline,
+                                    published_at=extracted.published_at or article.published_at, blocks=extracted.blocks,
+                                    source="page", settings=settings, channels=channels)
+            article.status, article.source, article.last_error = "ok", "page", None
+            result.status, result.source = ("stored" if track.version_id else "unchanged"), "page"
+            _schedule_recheck(article, settings, success=True)
+        elif article.feed_blocks and json.loads(article.feed_blocks):
+            track = store_and_track(session, article, title=article.title, byline=article.byline, published_at=article.published_at,
+                                    blocks=json.loads(article.feed_blocks), source="feed", settings=settings, channels=channels)
+            article.status, article.source, article.last_error = "feed_only", article.source or "feed", error
+            result.status, result.source, result.error = "feed_only", "feed", error
+            _schedule_recheck(article, settings, success=False)
+        else:
+            track = TrackResult(article_id=article.id)  # type: ignore[arg-type]
+            article.last_error, result.error = error, error
+            article.status = "failed" if article.status in ("pending", "failed") else article.status
+            _schedule_recheck(article, settings, success=False)
+        result.track = asdict(track)
+        session.add(article)
+    return result
+
+
+def _schedule_recheck(article: Article, settings: Settings, success: bool) -> None:
+    """Decaying re-fetch schedule: often in the first hours, rarely after days, never after
+    `recheck_for_days`. Failures back off the same way and give up after a few tries."""
+    now = utcnow()
+    article.last_fetched_at = now
+    if success:
+        article.fetch_failures = 0
+        article.check_count += 1
+        step = article.check_count
+    else:
+        article.fetch_failures += 1
+        step = article.fetch_failures
+        if article.fetch_failures >= MAX_ARTICLE_FAILURES and article.status != "feed_only":
+            article.status, article.next_check_at = "gone", None
+            return
+    first_seen = article.first_seen_at if article.first_seen_at.tzinfo else article.first_seen_at.replace(tzinfo=now.tzinfo)
+    if now - first_seen > timedelta(days=settings.recheck_for_days):
+        article.next_check_at = None
+        return
+    article.next_check_at = now + timedelta(minutes=settings.recheck_first_minutes) * 2 ** min(step - 1, 12)

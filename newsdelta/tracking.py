@@ -1,0 +1,139 @@
+"""Versions, stories and findings: the decisions made once an article's text is known.
+
+`store_and_track` runs as one database transaction, so a crash leaves either everything
+(version, story membership, finding, outbox rows) or nothing, and a rerun repeats the work
+without duplicating it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from newsdelta.settings import Settings
+from storage import repo
+from storage.models import Article, ArticleVersion, Finding, Story, utcnow
+from textdelta import Comparison, Document, compare, compare_to_story, content_hash, signature_terms
+from textdelta.normalize import text_key
+
+
+@dataclass
+class TrackResult:
+    article_id: int
+    version_id: int | None = None  # None when the text was already stored
+    version_number: int | None = None
+    story_id: int | None = None
+    joined_story: bool = False
+    score: float | None = None
+    finding_id: int | None = None
+    alerts: list[int] = field(default_factory=list)
+
+
+def store_and_track(session: Session, article: Article, *, title: str, byline: str | None, published_at: datetime | None,
+                    blocks: list[dict[str, str]], source: str, settings: Settings, channels: list[str]) -> TrackResult:
+    doc = Document.from_dicts(blocks, title=title)
+    result = TrackResult(article_id=article.id)  # type: ignore[arg-type]
+    previous = repo.latest_version(session, article.id)  # type: ignore[arg-type]
+    version = repo.add_version(session, article, content_hash=content_hash(doc), title=title, byline=byline,
+                               published_at=published_at, blocks=doc.to_dicts(), source=source)
+    article.title = title or article.title
+    article.byline = byline or article.byline
+    article.published_at = article.published_at or published_at
+    if version is None:
+        result.story_id = article.story_id
+        session.add(article)
+        return result
+    result.version_id, result.version_number = version.id, version.number
+    if previous is not None:
+        version.diff = json.dumps(version_diff(_doc(previous), doc), ensure_ascii=False)
+        session.add(version)
+
+    if article.story_id is None:
+        comparison, pool_outlets = _join_story(session, article, doc, settings)
+        result.joined_story = comparison is not None
+        kind = "new_outlet"
+    else:
+        comparison, pool_outlets = _against_story(session, article, version, doc)
+        kind = "new_outlet" if previous is not None and previous.source == "feed" and source == "page" else "new_version"
+    story = session.get(Story, article.story_id)
+    if story is not None:
+        story.updated_at = utcnow()
+        session.add(story)
+    result.story_id = article.story_id
+    session.add(article)
+    session.flush()
+    repo.index_terms(session, article, signature_terms(f"{title}\n{doc.text}"), published_at or article.first_seen_at)
+
+    if comparison is not None:
+        result.score = comparison.score
+        finding = _record_finding(session, article, version, comparison, pool_outlets, kind)
+        if finding is not None:
+            result.finding_id = finding.id
+            result.alerts = repo.enqueue_alerts(session, finding, channels, dedup_key=_alert_key(finding))
+    return result
+
+
+def _join_story(session: Session, article: Article, doc: Document, settings: Settings) -> tuple[Comparison | None, list[str]]:
+    """Find the story this article tells, if any; otherwise start one."""
+    since = (article.published_at or utcnow()) - timedelta(days=settings.match_window_days)
+    terms = signature_terms(f"{doc.title}\n{doc.text}")
+    best: tuple[Comparison, int, list[str]] | None = None
+    for story_id, _hits in repo.candidate_stories(session, terms, since, article.outlet or None, article.id):
+        members = [(a, v) for a, v in repo.story_versions(session, story_id) if a.id != article.id]
+        if not members:
+            continue
+        comparison = compare_to_story([_doc(v) for _, v in members], doc)
+        if comparison.same_story and (best is None or comparison.score > best[0].score):
+            best = (comparison, story_id, sorted({a.outlet for a, _ in members}))
+    if best is None:
+        article.story_id = repo.create_story(session, doc.title or article.title).id
+        return None, []
+    comparison, article.story_id, outlets = best
+    return comparison, outlets
+
+
+def _against_story(session: Session, article: Article, version: ArticleVersion, doc: Document) -> tuple[Comparison | None, list[str]]:
+    """A new version of a known article: what does it add to everything the story had?"""
+    members = [(a, v) for a, v in repo.story_versions(session, article.story_id) if v.id != version.id]  # type: ignore[arg-type]
+    if version.source == "page":
+        # The feed's summary of this same article is not "what the story had" once the page is read.
+        members = [(a, v) for a, v in members if not (a.id == article.id and v.source == "feed")]
+    if not members:
+        return None, []
+    return compare_to_story([_doc(v) for _, v in members], doc), sorted({a.outlet for a, _ in members})
+
+
+def _record_finding(session: Session, article: Article, version: ArticleVersion, comparison: Comparison,
+                    outlets: list[str], kind: str) -> Finding | None:
+    if not comparison.new_sections:
+        return None
+    sections = [{"heading": s.heading, "under_heading": s.under_heading, "paragraphs": s.paragraphs} for s in comparison.new_sections]
+    content = "\n".join(p for s in comparison.new_sections for p in s.paragraphs)
+    return repo.add_finding(
+        session, story_id=article.story_id, article_id=article.id, version_id=version.id, kind=kind, outlet=article.outlet,
+        compared_outlets=json.dumps(outlets, ensure_ascii=False), score=round(comparison.score, 4),
+        new_sections=json.dumps(sections, ensure_ascii=False), new_sentences=json.dumps(comparison.new_sentences, ensure_ascii=False),
+        content_key=text_key(content),
+    )
+
+
+def _alert_key(finding: Finding) -> str:
+    """Same story, same new material: same key, so no channel hears it twice."""
+    return hashlib.sha256(f"{finding.story_id}:{finding.content_key}".encode()).hexdigest()[:40]
+
+
+def version_diff(old: Document, new: Document) -> dict[str, list]:
+    forward = compare(old, new)
+    backward = compare(new, old)
+    return {
+        "added": forward.new_sentences,
+        "changed": [{"old": c.old, "new": c.new} for c in forward.changed_sentences],
+        "removed": backward.new_sentences,
+    }
+
+
+def _doc(version: ArticleVersion) -> Document:
+    return Document.from_dicts(json.loads(version.blocks), title=version.title)

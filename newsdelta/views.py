@@ -1,0 +1,102 @@
+"""Read-only views of what newsdelta knows, as plain data (for --json) and as text."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from storage import repo
+from storage.db import session_scope
+from storage.models import Alert, Article, Finding, Story
+
+
+def feeds_view(engine: Engine) -> list[dict[str, Any]]:
+    with session_scope(engine) as session:
+        return [
+            {"id": f.id, "url": f.url, "outlet": f.outlet, "status": f.last_status, "http_status": f.last_http_status,
+             "last_polled_at": _iso(f.last_polled_at), "next_poll_at": _iso(f.next_poll_at), "entries_seen": f.entries_seen,
+             "new_entries": f.new_entries, "consecutive_failures": f.consecutive_failures, "total_polls": f.total_polls,
+             "total_failures": f.total_failures, "error": f.last_error,
+             "healthy": f.last_status in ("ok", "not_modified", "unchanged") and f.consecutive_failures == 0}
+            for f in repo.feeds(session)
+        ]
+
+
+def stories_view(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
+    with session_scope(engine) as session:
+        out = []
+        for story, n_articles, n_findings in repo.stories(session, limit):
+            outlets = sorted({a.outlet for a in repo.story_articles(session, story.id)})  # type: ignore[arg-type]
+            out.append({"id": story.id, "title": story.title, "articles": n_articles, "outlets": outlets,
+                        "findings": n_findings, "updated_at": _iso(story.updated_at)})
+        return out
+
+
+def story_view(engine: Engine, story_id: int) -> dict[str, Any] | None:
+    with session_scope(engine) as session:
+        story = session.get(Story, story_id)
+        if story is None:
+            return None
+        articles = []
+        for a in repo.story_articles(session, story_id):
+            versions = repo.versions(session, a.id)  # type: ignore[arg-type]
+            articles.append({"id": a.id, "outlet": a.outlet, "url": a.url, "title": a.title, "byline": a.byline,
+                             "published_at": _iso(a.published_at), "status": a.status, "versions": len(versions),
+                             "source": a.source, "error": a.last_error})
+        findings = [_finding(f) for f in repo.findings(session, story_id)]
+        return {"id": story.id, "title": story.title, "articles": articles, "findings": findings}
+
+
+def alerts_view(engine: Engine, status: str | None = None) -> list[dict[str, Any]]:
+    with session_scope(engine) as session:
+        rows = []
+        for alert in repo.alerts(session, status=status):
+            finding = session.get(Finding, alert.finding_id)
+            story = session.get(Story, finding.story_id) if finding else None
+            rows.append({"id": alert.id, "channel": alert.channel, "status": alert.status, "attempts": alert.attempts,
+                         "finding": alert.finding_id, "story": story.title if story else None,
+                         "created_at": _iso(alert.created_at), "sent_at": _iso(alert.sent_at),
+                         "next_attempt_at": _iso(alert.next_attempt_at) if alert.status != "sent" else None,
+                         "last_error": alert.last_error})
+        return rows
+
+
+def article_view(engine: Engine, url: str) -> dict[str, Any] | None:
+    with session_scope(engine) as session:
+        article = repo.article_by_url(session, url)
+        if article is None:
+            return None
+        versions = [{"number": v.number, "fetched_at": _iso(v.fetched_at), "source": v.source,
+                     "diff": json.loads(v.diff) if v.diff else None} for v in repo.versions(session, article.id)]  # type: ignore[arg-type]
+        return {"id": article.id, "url": article.url, "outlet": article.outlet, "title": article.title,
+                "status": article.status, "story_id": article.story_id, "error": article.last_error, "versions": versions}
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {"id": f.id, "kind": f.kind, "outlet": f.outlet, "compared_outlets": json.loads(f.compared_outlets),
+            "score": f.score, "article_id": f.article_id, "version_id": f.version_id, "created_at": _iso(f.created_at),
+            "new_sections": json.loads(f.new_sections), "new_sentences": json.loads(f.new_sentences)}
+
+
+def _iso(value) -> str | None:  # type: ignore[no-untyped-def]
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def story_text(story: dict[str, Any]) -> str:
+    lines = [f"Story #{story['id']}: {story['title']}", ""]
+    for a in story["articles"]:
+        lines.append(f"  [{a['outlet']}] {a['title']}  ({a['published_at'] or 'date unknown'}, {a['versions']} version(s), {a['status']})")
+        lines.append(f"      {a['url']}")
+    lines.append("")
+    if not story["findings"]:
+        lines.append("  No new material found yet.")
+    for f in story["findings"]:
+        compared = ", ".join(f["compared_outlets"]) or "earlier versions"
+        lines.append(f"  Finding #{f['id']}: {f['outlet']} adds material not in {compared} (score {f['score']:.2f})")
+        for s in f["new_sections"]:
+            title = s.get("heading") or ("new paragraphs" + (f" under \"{s['under_heading']}\"" if s.get("under_heading") else ""))
+            lines.append(f"    ## {title}")
+            lines += [f"      {p}" for p in s["paragraphs"]]
+    return "\n".join(lines)

@@ -1,0 +1,233 @@
+"""Every query newsdelta makes. Callers pass a Session (one unit of work); inserts that must
+happen once use INSERT .. ON CONFLICT DO NOTHING so reruns and concurrent workers are safe."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, col, select
+
+from storage.models import Alert, Article, ArticleTerm, ArticleVersion, Feed, FeedPoll, Finding, Story, utcnow
+
+
+def insert_ignore(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], conflict: Sequence[str]) -> list[int]:
+    """Insert rows, skipping those that violate the unique key `conflict`; return the ids inserted."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    table = model.__table__  # type: ignore[attr-defined]
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    else:  # pragma: no cover - other databases are not supported
+        raise NotImplementedError(dialect)
+    if "id" in table.c:
+        return [r[0] for r in session.execute(stmt.values(list(rows)).returning(table.c.id)).all()]
+    session.execute(stmt.values(list(rows)))
+    return []
+
+
+# --- feeds -----------------------------------------------------------------------------
+
+def ensure_feed(session: Session, url: str, outlet: str, interval_s: int) -> Feed:
+    insert_ignore(session, Feed, [{"url": url, "outlet": outlet, "poll_interval_s": interval_s, "created_at": utcnow(),
+                                   "last_status": "never", "entries_seen": 0, "new_entries": 0, "consecutive_failures": 0,
+                                   "total_polls": 0, "total_failures": 0}], ["url"])
+    feed = session.exec(select(Feed).where(Feed.url == url)).one()
+    if (outlet and feed.outlet != outlet) or feed.poll_interval_s != interval_s:
+        feed.outlet, feed.poll_interval_s = outlet or feed.outlet, interval_s
+        session.add(feed)
+    return feed
+
+
+def feeds(session: Session, urls: Iterable[str] | None = None) -> list[Feed]:
+    query = select(Feed).order_by(Feed.id)
+    if urls is not None:
+        query = query.where(col(Feed.url).in_(list(urls)))
+    return list(session.exec(query))
+
+
+def record_poll(session: Session, feed: Feed, *, status: str, http_status: int | None, seen: int, new: int,
+                error: str | None, next_poll_at: datetime, failed: bool) -> None:
+    now = utcnow()
+    feed.last_polled_at, feed.next_poll_at = now, next_poll_at
+    feed.last_status, feed.last_http_status, feed.last_error = status, http_status, error
+    feed.entries_seen, feed.new_entries = seen, new
+    feed.total_polls += 1
+    feed.consecutive_failures = feed.consecutive_failures + 1 if failed else 0
+    feed.total_failures += 1 if failed else 0
+    session.add(feed)
+    session.add(FeedPoll(feed_id=feed.id, polled_at=now, status=status, http_status=http_status, entries_seen=seen, new_entries=new, error=error))  # type: ignore[arg-type]
+
+
+def feed_history(session: Session, feed_id: int, limit: int = 10) -> list[FeedPoll]:
+    return list(session.exec(select(FeedPoll).where(FeedPoll.feed_id == feed_id).order_by(col(FeedPoll.id).desc()).limit(limit)))
+
+
+# --- articles and versions ---------------------------------------------------------------
+
+def add_articles(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    now = utcnow()
+    for row in rows:
+        row.setdefault("first_seen_at", now)
+        row.setdefault("next_check_at", now)
+        row.setdefault("status", "pending")
+        row.setdefault("check_count", 0)
+        row.setdefault("fetch_failures", 0)
+        row.setdefault("outlet", "")
+        row.setdefault("title", "")
+    return insert_ignore(session, Article, rows, ["url"])
+
+
+def article_by_url(session: Session, url: str) -> Article | None:
+    return session.exec(select(Article).where(Article.url == url)).first()
+
+
+def articles_due(session: Session, now: datetime, limit: int, feed_ids: Sequence[int] | None = None) -> list[Article]:
+    query = select(Article).where(col(Article.next_check_at).is_not(None), col(Article.next_check_at) <= now)
+    if feed_ids is not None:
+        query = query.where(col(Article.feed_id).in_(list(feed_ids)))
+    # Publication order, so that a story forms the way it was published: the original first,
+    # then the rewrites that add to it.
+    published = func.coalesce(col(Article.published_at), col(Article.first_seen_at))
+    return list(session.exec(query.order_by(published, col(Article.id)).limit(limit)))
+
+
+def versions(session: Session, article_id: int) -> list[ArticleVersion]:
+    return list(session.exec(select(ArticleVersion).where(ArticleVersion.article_id == article_id).order_by(col(ArticleVersion.number))))
+
+
+def latest_version(session: Session, article_id: int) -> ArticleVersion | None:
+    return session.exec(select(ArticleVersion).where(ArticleVersion.article_id == article_id).order_by(col(ArticleVersion.number).desc())).first()
+
+
+def add_version(session: Session, article: Article, *, content_hash: str, title: str, byline: str | None,
+                published_at: datetime | None, blocks: list[dict[str, str]], source: str) -> ArticleVersion | None:
+    """Store a version unless this article already has one with the same content hash."""
+    exists = session.exec(select(ArticleVersion.id).where(ArticleVersion.article_id == article.id, ArticleVersion.content_hash == content_hash)).first()
+    if exists is not None:
+        return None
+    number = (session.exec(select(func.max(ArticleVersion.number)).where(ArticleVersion.article_id == article.id)).one() or 0) + 1
+    ids = insert_ignore(session, ArticleVersion, [{
+        "article_id": article.id, "number": number, "content_hash": content_hash, "title": title, "byline": byline,
+        "published_at": published_at, "blocks": json.dumps(blocks, ensure_ascii=False), "source": source, "fetched_at": utcnow(),
+    }], ["article_id", "content_hash"])
+    return session.get(ArticleVersion, ids[0]) if ids else None
+
+
+# --- stories and the candidate index -----------------------------------------------------
+
+def create_story(session: Session, title: str) -> Story:
+    story = Story(title=title[:1000])
+    session.add(story)
+    session.flush()
+    return story
+
+
+def index_terms(session: Session, article: Article, terms: Sequence[str], published_at: datetime) -> None:
+    rows = [{"term": t[:64], "article_id": article.id, "story_id": article.story_id, "outlet": article.outlet, "published_at": published_at} for t in dict.fromkeys(terms)]
+    insert_ignore(session, ArticleTerm, rows, ["term", "article_id"])
+    session.execute(update(ArticleTerm).where(col(ArticleTerm.article_id) == article.id).values(story_id=article.story_id))
+
+
+def candidate_stories(session: Session, terms: Sequence[str], since: datetime, exclude_outlet: str | None,
+                      exclude_article_id: int | None, limit: int = 5, min_hits: int = 3) -> list[tuple[int, int]]:
+    """Stories sharing the most signature terms with a new article: (story_id, shared terms).
+
+    Reads only the posting lists of the article's own terms, within the time window, so the
+    cost follows how common those terms are, not how many articles are stored."""
+    if not terms:
+        return []
+    hits = func.count().label("hits")
+    query = (
+        select(ArticleTerm.story_id, hits)
+        .where(col(ArticleTerm.term).in_(list(terms)), col(ArticleTerm.published_at) >= since, col(ArticleTerm.story_id).is_not(None))
+        .group_by(col(ArticleTerm.story_id))
+        .having(func.count() >= min_hits)
+        .order_by(hits.desc())
+        .limit(limit)
+    )
+    if exclude_outlet:
+        query = query.where(ArticleTerm.outlet != exclude_outlet)
+    if exclude_article_id is not None:
+        query = query.where(ArticleTerm.article_id != exclude_article_id)
+    return [(int(s), int(h)) for s, h in session.exec(query).all()]
+
+
+def story_versions(session: Session, story_id: int, limit: int = 60) -> list[tuple[Article, ArticleVersion]]:
+    query = (
+        select(Article, ArticleVersion)
+        .join(ArticleVersion, col(ArticleVersion.article_id) == Article.id)
+        .where(Article.story_id == story_id)
+        .order_by(col(ArticleVersion.fetched_at).desc(), col(ArticleVersion.id).desc())
+        .limit(limit)
+    )
+    return [(a, v) for a, v in session.exec(query).all()]
+
+
+def stories(session: Session, limit: int = 50) -> list[tuple[Story, int, int]]:
+    """Stories with their article and finding counts, most recently updated first."""
+    articles = select(func.count(col(Article.id))).where(Article.story_id == Story.id).scalar_subquery()
+    findings = select(func.count(col(Finding.id))).where(Finding.story_id == Story.id).scalar_subquery()
+    rows = session.exec(select(Story, articles, findings).order_by(col(Story.updated_at).desc(), col(Story.id).desc()).limit(limit)).all()
+    return [(s, int(a), int(f)) for s, a, f in rows]
+
+
+def story_articles(session: Session, story_id: int) -> list[Article]:
+    return list(session.exec(select(Article).where(Article.story_id == story_id).order_by(col(Article.published_at), col(Article.id))))
+
+
+# --- findings and the alert outbox -------------------------------------------------------
+
+def add_finding(session: Session, **values: Any) -> Finding | None:
+    """Store a finding once: per version, and per identical new material within a story."""
+    values.setdefault("created_at", utcnow())
+    ids = insert_ignore(session, Finding, [values], ["story_id", "content_key"])
+    return session.get(Finding, ids[0]) if ids else None
+
+
+def findings(session: Session, story_id: int | None = None, limit: int = 100) -> list[Finding]:
+    query = select(Finding).order_by(col(Finding.id))
+    if story_id is not None:
+        query = query.where(Finding.story_id == story_id)
+    return list(session.exec(query.limit(limit)))
+
+
+def enqueue_alerts(session: Session, finding: Finding, channels: Sequence[str], dedup_key: str) -> list[int]:
+    now = utcnow()
+    rows = [{"finding_id": finding.id, "channel": c, "dedup_key": dedup_key, "status": "pending", "attempts": 0,
+             "next_attempt_at": now, "created_at": now} for c in channels]
+    return insert_ignore(session, Alert, rows, ["channel", "dedup_key"])
+
+
+def claim_alerts(session: Session, channels: Sequence[str], now: datetime, stale_after: timedelta,
+                 force: bool = False, limit: int = 100) -> list[Alert]:
+    """Alerts due for sending on these channels. A row left in 'sending' by a crashed worker is
+    taken again once stale (at-least-once; see README, "Delivery guarantees")."""
+    due = or_(
+        col(Alert.status) == "pending",
+        (col(Alert.status) == "sending") & (col(Alert.claimed_at) < now - stale_after),
+        col(Alert.status) == "failed",
+    )
+    query = select(Alert).where(col(Alert.channel).in_(list(channels)), due)
+    if not force:
+        query = query.where(col(Alert.next_attempt_at) <= now)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    claimed = list(session.exec(query.order_by(col(Alert.id)).limit(limit)))
+    for alert in claimed:
+        alert.status, alert.claimed_at = "sending", now
+        session.add(alert)
+    return claimed
+
+
+def alerts(session: Session, status: str | None = None, limit: int = 200) -> list[Alert]:
+    query = select(Alert).order_by(col(Alert.id).desc())
+    if status:
+        query = query.where(Alert.status == status)
+    return list(session.exec(query.limit(limit)))
