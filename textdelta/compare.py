@@ -17,6 +17,7 @@ from textdelta.sentences import split_sentences
 from textdelta.terms import IdfTable, default_idf
 
 Status = Literal["old", "changed", "new"]
+MAX_GAP = 3  # unclaimed old sentences between two anchors that a paraphrase may fill
 
 
 @dataclass(frozen=True)
@@ -183,17 +184,17 @@ def _fill_gaps(
         low = max(before) if before else -1
         high = min(after) if after else len(pool.sentences)
         gap = [i for i in range(low + 1, high) if pool.sentences[i].doc == doc and i not in claimed]
-        if not gap or not (set(m.old) & set(gap)):
+        inside = [i for i in m.old if i in gap]
+        if not inside or len(gap) > MAX_GAP:
             continue
         union: set[str] = set()
-        for i in gap[:4]:
+        for i in inside:
             union |= pool.sentences[i].terms.keys()
         coverage = sum(w for t, w in s.terms.items() if t in union) / (s.weight or 1.0)
         if coverage >= th.gap:
-            used = tuple(i for i in gap[:4] if pool.sentences[i].terms.keys() & s.terms.keys())
-            matches[k] = Match(coverage, m.dice, used, m.quoted)
+            matches[k] = Match(coverage, m.dice, tuple(inside), m.quoted)
             statuses[k] = "old"
-            claimed.update(used)
+            claimed.update(inside)
     return matches, statuses
 
 

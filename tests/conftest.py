@@ -1,0 +1,76 @@
+"""Shared fixtures: real HTTP servers on 127.0.0.1, real SQLite files, one Prefect test server.
+
+PREFECT_HOME is isolated in a temporary directory before Prefect is imported anywhere."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="newsdelta-prefect-home-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+for _var in [v for v in os.environ if v.startswith("NEWSDELTA_")]:
+    del os.environ[_var]  # a developer's own configuration must not leak into tests
+
+import pytest  # noqa: E402
+
+from newsdelta.settings import FeedConfig, Settings, load_settings  # noqa: E402
+from tests.httpserver import ScriptedServer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SEEDS = SHARED / "seeds"
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    s = ScriptedServer().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(env={"NEWSDELTA_HOME": str(tmp_path)}).with_overrides(
+        allow_hosts=("127.0.0.1",), per_host_delay_s=0.0, timeout_s=5.0, max_bytes=2_000_000,
+    )
+
+
+@pytest.fixture
+def engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from storage.db import make_engine, migrate
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def fetcher(settings: Settings):  # type: ignore[no-untyped-def]
+    from newsdelta.fetch import Fetcher
+
+    with Fetcher(settings) as f:
+        yield f
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """One Prefect test server for the whole session (it takes 20-30 s to start here)."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield PREFECT_API_URL.value()
+
+
+def seed_text(prefix: str) -> str:
+    return next(SEEDS.glob(f"{prefix}*.txt")).read_text("utf-8")
+
+
+def feed_config(url: str, outlet: str = "") -> FeedConfig:
+    return FeedConfig(url=url, outlet=outlet)

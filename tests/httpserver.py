@@ -1,0 +1,117 @@
+"""A real HTTP server on 127.0.0.1 whose answers tests script per path: status, headers, body,
+delays, trickled bodies, redirects. Every request is recorded with its headers."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0  # before the status line
+    trickle_s: float = 0.0  # between body bytes
+    gzip: bool = False
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+Route = Reply | Callable[[Request], Reply]
+
+
+class ScriptedServer:
+    def __init__(self) -> None:
+        self.routes: dict[str, Route | list[Route]] = {}
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"server_ref": self})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def route(self, path: str, reply: Route | list[Route]) -> str:
+        """Script `path`. A list is answered in order, its last item repeated."""
+        self.routes[path] = reply
+        return self.url(path)
+
+    def hits(self, path: str) -> list[Request]:
+        return [r for r in self.requests if r.path.split("?")[0] == path]
+
+    def start(self) -> "ScriptedServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _next(self, request: Request) -> Reply | None:
+        with self._lock:
+            self.requests.append(request)
+            route = self.routes.get(request.path.split("?")[0])
+            if isinstance(route, list):
+                item = route.pop(0) if len(route) > 1 else route[0]
+            else:
+                item = route
+        if item is None:
+            return None
+        return item(request) if callable(item) else item
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_ref: ScriptedServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._answer(b"")
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        self._answer(self.rfile.read(length))
+
+    def _answer(self, body: bytes) -> None:
+        request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        reply = self.server_ref._next(request)
+        if reply is None:
+            reply = Reply(404, b"not found", {"Content-Type": "text/plain"})
+        if reply.delay_s:
+            time.sleep(reply.delay_s)
+        payload = gzip.compress(reply.body) if reply.gzip else reply.body
+        try:
+            self.send_response(reply.status)
+            headers = {"Content-Type": "text/html; charset=utf-8", **reply.headers}
+            if reply.gzip:
+                headers["Content-Encoding"] = "gzip"
+            for key, value in headers.items():
+                self.send_header(key, value)
+            if "Content-Length" not in headers:
+                self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if reply.trickle_s:
+                for i in range(len(payload)):
+                    self.wfile.write(payload[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle_s)
+            else:
+                self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass

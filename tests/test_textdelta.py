@@ -1,0 +1,128 @@
+"""The pure text package: sentence splitting, normalisation, and the seed / hard-negative /
+third-outlet behaviour of compare. No network, no database, no Prefect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import seed_text
+from textdelta import Block, Document, compare, compare_to_story, content_hash, parse_plain_text, signature_terms
+from textdelta.sentences import split_sentences
+
+TEXTS = Path(__file__).parent / "data" / "texts"
+SIGNAL = "Signal Chat Controversy Overshadows Trip"
+
+
+@pytest.fixture(scope="module")
+def original() -> Document:
+    return parse_plain_text(seed_text("000_"))
+
+
+@pytest.fixture(scope="module")
+def rewrite() -> Document:
+    return parse_plain_text(seed_text("002_"))
+
+
+def test_plain_text_headings_are_short_lines_without_final_punctuation(rewrite: Document) -> None:
+    headings = [b.text for b in rewrite.blocks if b.kind == "heading"]
+    assert headings == ["U.S.-Japan Military Revamp Underway", "Bolstering Military Presence in Japan", "New Defense Collaborations", SIGNAL]
+
+
+def test_sentence_splitter_keeps_abbreviations_and_quotes_together() -> None:
+    text = 'U.S. Secretary of Defense Pete Hegseth spoke. "We share a warrior ethos," he said. Gen. Nakatani agreed with Mr. Smith.'
+    assert split_sentences(text) == [
+        "U.S. Secretary of Defense Pete Hegseth spoke.",
+        '"We share a warrior ethos," he said.',
+        "Gen. Nakatani agreed with Mr. Smith.",
+    ]
+
+
+def test_content_hash_ignores_typography_and_whitespace_but_not_edits() -> None:
+    a = Document.from_blocks([Block("paragraph", "Japan’s  “critical” role – 50,000 troops.")])
+    b = Document.from_blocks([Block("paragraph", "Japan's \"critical\" role - 50,000   troops.")])
+    c = Document.from_blocks([Block("paragraph", "Japan's \"critical\" role - 55,000 troops.")])
+    assert content_hash(a) == content_hash(b)
+    assert content_hash(a) != content_hash(c)
+
+
+def test_seed_rewrite_is_the_same_story_and_adds_exactly_the_signal_section(original: Document, rewrite: Document) -> None:
+    result = compare(original, rewrite)
+    assert result.same_story
+    assert result.score >= 0.6
+    assert [s.heading for s in result.new_sections] == [SIGNAL]
+    section = result.new_sections[0]
+    assert len(section.paragraphs) == 3
+    assert section.paragraphs[-1].startswith("China’s foreign ministry has not yet issued a statement")
+    # Nothing outside the Signal section is reported new: the paraphrased paragraphs are old.
+    signal_text = " ".join(section.paragraphs)
+    assert all(s in signal_text for s in result.new_sentences)
+    assert any("China’s foreign ministry" in s for s in result.new_sentences)
+
+
+def test_seed_shingle_overlap_is_low_so_near_duplicate_detection_would_miss_it(original: Document, rewrite: Document) -> None:
+    def shingles(doc: Document) -> set[tuple[str, ...]]:
+        words = doc.text.lower().split()
+        return {tuple(words[i : i + 5]) for i in range(len(words) - 4)}
+
+    a, b = shingles(original), shingles(rewrite)
+    assert len(a & b) / len(a | b) < 0.1
+
+
+def test_headings_over_old_content_are_not_new_sections(original: Document, rewrite: Document) -> None:
+    headings = {s.heading for s in compare(original, rewrite).new_sections}
+    assert "New Defense Collaborations" not in headings
+    assert "U.S.-Japan Military Revamp Underway" not in headings
+
+
+def test_hard_negative_same_minister_different_event_is_not_merged(original: Document) -> None:
+    manila = parse_plain_text((TEXTS / "hegseth_manila_visit.txt").read_text("utf-8"))
+    assert not compare(original, manila).same_story
+    assert not compare(manila, original).same_story
+
+
+def test_third_outlet_repeating_the_rewrites_addition_adds_nothing_to_the_story(original: Document, rewrite: Document) -> None:
+    third = parse_plain_text((TEXTS / "third_outlet_repeat.txt").read_text("utf-8"))
+    against_original = compare(original, third)
+    assert against_original.same_story
+    assert against_original.new_sections, "against the original alone, the Signal material is new"
+    against_story = compare_to_story([original, rewrite], third)
+    assert against_story.same_story
+    assert against_story.new_sections == []
+
+
+def test_small_edit_of_a_figure_is_reported_as_changed_not_new() -> None:
+    old = parse_plain_text("The storm killed 12 people in the coastal province of Quang Ngai on Monday, officials said.\n"
+                           "Rescue teams reached the flooded villages of Binh Son district by boat late on Monday night.")
+    new = parse_plain_text("The storm killed 15 people in the coastal province of Quang Ngai on Monday, officials said.\n"
+                           "Rescue teams reached the flooded villages of Binh Son district by boat late on Monday night.")
+    result = compare(old, new)
+    assert result.new_sentences == []
+    assert [(c.old[:22], c.new[:22]) for c in result.changed_sentences] == [("The storm killed 12 pe", "The storm killed 15 pe")]
+
+
+def test_compare_json_shape(original: Document, rewrite: Document) -> None:
+    data = json.loads(json.dumps(compare(original, rewrite).to_json()))
+    assert set(data) >= {"same_story", "score", "new_sections", "new_sentences", "changed_sentences"}
+    assert isinstance(data["same_story"], bool) and 0.0 <= data["score"] <= 1.0
+    assert data["new_sections"][0]["heading"] == SIGNAL and isinstance(data["new_sections"][0]["paragraphs"], list)
+    assert all(isinstance(s, str) for s in data["new_sentences"])
+    assert all(set(c) == {"old", "new"} for c in data["changed_sentences"])
+
+
+def test_new_sentences_are_verbatim_from_new(original: Document, rewrite: Document) -> None:
+    text = " ".join(b.text for b in rewrite.blocks)
+    for sentence in compare(original, rewrite).new_sentences:
+        assert sentence in text
+
+
+def test_signature_terms_prefer_names_and_numbers(original: Document) -> None:
+    terms = signature_terms(original.text, limit=20)
+    assert "nakatani" in terms and "hegseth" in terms
+    assert "the" not in terms
+
+
+def test_empty_documents_are_not_the_same_story() -> None:
+    assert not compare(Document.from_blocks([]), parse_plain_text("Something happened today in the city.")).same_story
