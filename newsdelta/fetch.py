@@ -29,7 +29,6 @@ from newsdelta.urls import HostPolicy
 
 Kind = Literal["feed", "html"]
 _REDIRECTS = {301, 302, 303, 307, 308}
-_CHUNK = 65536
 # Longest Retry-After we wait out inside a run; longer ones defer the feed to a later run.
 MAX_INLINE_WAIT_S = 30.0
 
@@ -175,7 +174,7 @@ class Fetcher:
         else:
             raise UnsupportedContent(url, f"unsupported content-encoding {encoding!r}")
         out = bytearray()
-        for chunk in response.iter_raw(_CHUNK):
+        for chunk in response.iter_raw():  # as received: a fixed chunk size would buffer a trickle
             if time.monotonic() > deadline:
                 raise FetchTimeout(url, f"body not received within {self.settings.timeout_s:.0f}s")
             if decompressor is None:

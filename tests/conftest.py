@@ -24,6 +24,7 @@ from tests.httpserver import ScriptedServer  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SEEDS = SHARED / "seeds"
+TEXTS_DIR = Path(__file__).resolve().parent / "data" / "texts"
 
 
 @pytest.fixture
