@@ -4,7 +4,6 @@ through the same HTTP path and flow as real feeds."""
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 from seeds.build import OUTLETS
@@ -29,18 +28,13 @@ def write_demo_config(data_dir: Path, base: str) -> Path:
     return config
 
 
-def demo_port(data_dir: Path) -> int:
-    """Reuse the previous run's port, so article URLs (and thus stored state) stay the same."""
+def saved_port(data_dir: Path) -> int:
+    """The previous run's port, so article URLs (and thus stored state) stay the same."""
     path = data_dir / PORT_FILE
-    if path.exists():
-        port = int(path.read_text().strip() or 0)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                pass
-    return 0
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return 0
 
 
 def prepare_environment(data_dir: Path) -> None:
@@ -52,6 +46,9 @@ def prepare_environment(data_dir: Path) -> None:
 
 
 def start_site(data_dir: Path) -> SiteServer:
-    site = SiteServer(port=demo_port(data_dir))
+    try:
+        site = SiteServer(port=saved_port(data_dir))
+    except OSError:  # the old port is taken by something else: URLs change, state is kept
+        site = SiteServer()
     (data_dir / PORT_FILE).write_text(str(site.httpd.server_address[1]))
     return site
