@@ -186,8 +186,8 @@ def story_articles(session: Session, story_id: int) -> list[Article]:
 
 def add_finding(session: Session, **values: Any) -> Finding | None:
     """Store a finding once: per version, and per identical new material within a story."""
-    values.setdefault("created_at", utcnow())
-    ids = insert_ignore(session, Finding, [values], ["story_id", "content_key"])
+    row = Finding(**values).model_dump(exclude={"id"})  # through the model, so its defaults apply
+    ids = insert_ignore(session, Finding, [row], ["story_id", "content_key"])
     return session.get(Finding, ids[0]) if ids else None
 
 

@@ -6,6 +6,8 @@ import html
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
 
+from newsdelta import pipeline
+from newsdelta.settings import FeedConfig
 from textdelta import Document
 
 BASE_DATE = datetime(2025, 3, 30, 8, 0, tzinfo=timezone.utc)
@@ -34,3 +36,18 @@ def article_html(title: str, doc: Document, author: str = "A. Reporter", date: s
             f"</head><body><nav><a href='/'>Home</a> <a href='/world'>World</a></nav><article><h1>{html.escape(title)}</h1>{body}</article>"
             f"<footer>© Test outlet. All rights reserved.</footer></body></html>")
     return page.encode(charset, errors="xmlcharrefreplace")
+
+
+def run(engine, fetcher, settings, feeds: list[FeedConfig], channels=("console",)) -> list[pipeline.ArticleResult]:  # type: ignore[no-untyped-def]
+    """The ingest flow's stages in order, without Prefect."""
+    ids = pipeline.sync_feeds(engine, feeds)
+    for feed_id in ids:
+        pipeline.poll_feed(engine, fetcher, feed_id)
+    results = []
+    for aid in pipeline.articles_due(engine, 100, ids):
+        try:
+            fetched = pipeline.Fetched(aid, page=pipeline.fetch_article(fetcher, aid, pipeline.article_url(engine, aid)))
+        except Exception as exc:  # noqa: BLE001
+            fetched = pipeline.fetched_error(aid, exc)
+        results.append(pipeline.process_article(engine, fetched, settings, list(channels)))
+    return results

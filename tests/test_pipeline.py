@@ -13,28 +13,13 @@ from newsdelta.settings import FeedConfig
 from seeds.server import SiteServer
 from storage import repo
 from storage.models import Alert, Article, ArticleVersion, Feed, FeedPoll, Finding, Story
-from tests.builders import article_html, rss
+from tests.builders import article_html, rss, run
 from tests.conftest import TEXTS_DIR, seed_text
 from tests.httpserver import Reply
 from textdelta import parse_plain_text
 
 ORIGINAL = parse_plain_text(seed_text("000_"))
 REWRITE = parse_plain_text(seed_text("002_"))
-
-
-def run(engine, fetcher, settings, feeds: list[FeedConfig], channels=("console",)) -> list[pipeline.ArticleResult]:  # type: ignore[no-untyped-def]
-    """The ingest flow's stages in order, without Prefect."""
-    ids = pipeline.sync_feeds(engine, feeds)
-    for feed_id in ids:
-        pipeline.poll_feed(engine, fetcher, feed_id)
-    results = []
-    for aid in pipeline.articles_due(engine, 100, ids):
-        try:
-            fetched = pipeline.Fetched(aid, page=pipeline.fetch_article(fetcher, aid, pipeline.article_url(engine, aid)))
-        except Exception as exc:  # noqa: BLE001
-            fetched = pipeline.fetched_error(aid, exc)
-        results.append(pipeline.process_article(engine, fetched, settings, list(channels)))
-    return results
 
 
 def count(engine, model) -> int:  # type: ignore[no-untyped-def]

@@ -1,0 +1,298 @@
+"""Alerts: a real SMTP server (aiosmtpd) and a real HTTP server standing in for Slack."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import socket
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import Session, select
+
+from newsdelta.alerts import deliver_pending
+from newsdelta.alerts.channels import EmailChannel, SlackChannel
+from newsdelta.alerts.message import build_message
+from newsdelta.alerts.outbox import STALE_AFTER, claim, deliver_channel
+from newsdelta.alerts.render import environment, render_slack, slack_escape
+from newsdelta.settings import FeedConfig, Settings
+from seeds.server import SiteServer
+from storage import repo
+from storage.models import Alert, Article, Finding, utcnow
+from tests.builders import run
+from tests.httpserver import Reply, ScriptedServer
+
+SIGNAL = "Signal Chat Controversy Overshadows Trip"
+HOOK = "/services/T000/B000/secret-token-xyz"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes: list = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's hook name)
+        with self.lock:
+            self.envelopes.append(envelope)
+            self.messages.append(email.message_from_bytes(envelope.original_content, policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp():  # type: ignore[no-untyped-def]
+    inbox = Inbox()
+    with socket.socket() as probe:  # aiosmtpd checks its own port, so it cannot take port 0
+        probe.bind(("127.0.0.1", 0))
+        inbox.port = probe.getsockname()[1]  # type: ignore[attr-defined]
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)  # type: ignore[attr-defined]
+    controller.start()
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def slack(server: ScriptedServer) -> ScriptedServer:
+    server.route(HOOK, Reply(200, b"ok", {"Content-Type": "text/plain"}))
+    return server
+
+
+def configured(settings: Settings, slack: ScriptedServer | None, smtp: Inbox | None) -> Settings:
+    values: dict = {"console_alerts": False}
+    if slack is not None:
+        values["slack_webhook_url"] = slack.url(HOOK)
+    if smtp is not None:
+        values.update(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_tls="none", email_from="alerts@newsroom.test", email_to=("desk@newsroom.test", "editor@newsroom.test"))
+    return settings.with_overrides(**values)
+
+
+def seed_finding(engine, fetcher, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    with SiteServer() as site:
+        feeds = [FeedConfig(site.url("harbor-times/feed.xml"), "Harbor Times"), FeedConfig(site.url("meridian-post/feed.xml"), "Meridian Post")]
+        run(engine, fetcher, settings, feeds, channels=tuple(settings.alert_channels))
+
+
+def slack_posts(server: ScriptedServer) -> list[dict]:
+    return [json.loads(r.body) for r in server.hits(HOOK)]
+
+
+def no_sleep(_: float) -> None:
+    pass
+
+
+# --- Slack --------------------------------------------------------------------------------
+
+def test_slack_message_names_story_outlets_score_and_quotes_the_new_section(engine, fetcher, settings, slack) -> None:
+    s = configured(settings, slack, None)
+    seed_finding(engine, fetcher, s)
+    report = deliver_pending(engine, s)
+    assert len(report.sent) == 1 and not report.failed
+    [payload] = slack_posts(slack)
+    text = json.dumps(payload, ensure_ascii=False)
+    assert payload["text"].startswith("New section in story:") and SIGNAL in payload["text"]
+    assert payload["blocks"][0]["type"] == "header"
+    assert "Meridian Post" in text and "Harbor Times" in text and "Match score 0." in text
+    assert f"*{SIGNAL}*" in text and "> China’s foreign ministry has not yet issued a statement" in text
+    assert "2025-03-31 06:40 UTC" in text and "2025-03-30 08:15 UTC" in text, "when each was published"
+
+
+def test_slack_escapes_untrusted_article_text() -> None:
+    hostile = "Hi <!channel> <@U123> <https://evil.example|click here> *bold* & more"
+    escaped = slack_escape(hostile)
+    assert "<" not in escaped and ">" not in escaped
+    assert "&lt;!channel&gt;" in escaped and "&lt;@U123&gt;" in escaped and "&amp; more" in escaped
+    assert "*bold*" not in escaped
+
+
+def test_hostile_article_cannot_ping_or_forge_links_in_slack(engine, fetcher, settings, slack) -> None:
+    s = configured(settings, slack, None)
+    seed_finding(engine, fetcher, s)
+    with Session(engine) as session:
+        finding = session.exec(select(Finding)).one()
+        sections = json.loads(finding.new_sections)
+        sections[0]["paragraphs"][0] = "<!channel> read <https://evil.example|this> now <@U999>"
+        sections[0]["heading"] = "<!here> *urgent*"
+        finding.new_sections = json.dumps(sections)
+        session.add(finding)
+        session.commit()
+        message = build_message(session, finding)
+    rendered = json.dumps(render_slack(environment(), message))
+    assert "<!channel>" not in rendered and "<!here>" not in rendered and "<@U999>" not in rendered and "<https://evil" not in rendered
+    assert "&lt;!channel&gt;" in rendered
+
+
+def test_slack_500_then_ok_is_retried_and_sent_once(engine, fetcher, settings, slack) -> None:
+    slack.route(HOOK, [Reply(500, b"err"), Reply(200, b"ok")])
+    s = configured(settings, slack, None)
+    seed_finding(engine, fetcher, s)
+    report = deliver_pending(engine, s, sleep=no_sleep)
+    assert len(report.sent) == 1 and len(slack.hits(HOOK)) == 2
+
+
+def test_slack_429_retry_after_is_honoured(engine, fetcher, settings, slack) -> None:
+    slack.route(HOOK, [Reply(429, b"rate_limited", {"Retry-After": "7"}), Reply(200, b"ok")])
+    s = configured(settings, slack, None)
+    seed_finding(engine, fetcher, s)
+    waited: list[float] = []
+    report = deliver_pending(engine, s, sleep=waited.append)
+    assert waited == [7.0] and len(report.sent) == 1
+
+
+def test_slack_long_retry_after_defers_the_alert(engine, fetcher, settings, slack) -> None:
+    slack.route(HOOK, Reply(429, b"rate_limited", {"Retry-After": "900"}))
+    s = configured(settings, slack, None)
+    seed_finding(engine, fetcher, s)
+    report = deliver_pending(engine, s, sleep=no_sleep)
+    assert report.failed and not report.sent
+    with Session(engine) as session:
+        alert = session.exec(select(Alert)).one()
+    assert alert.status == "failed" and (alert.next_attempt_at - utcnow()).total_seconds() > 800
+    assert deliver_pending(engine, s, sleep=no_sleep).sent == [], "not before Retry-After"
+
+
+def test_hanging_webhook_fails_cleanly_and_is_delivered_later_exactly_once(engine, fetcher, settings, slack) -> None:
+    slack.route(HOOK, [Reply(200, b"ok", delay_s=3), Reply(200, b"ok")])
+    s = configured(settings, slack, None).with_overrides(timeout_s=0.5)
+    seed_finding(engine, fetcher, s)
+    first = deliver_pending(engine, s, sleep=no_sleep)
+    assert not first.sent and "timed out" in next(iter(first.failed.values()))
+    second = deliver_pending(engine, s, force=True, sleep=no_sleep)
+    assert len(second.sent) == 1
+    assert deliver_pending(engine, s, force=True, sleep=no_sleep).sent == []
+
+
+def test_secret_webhook_url_never_appears_in_errors_or_the_database(engine, fetcher, settings, slack) -> None:
+    slack.route(HOOK, Reply(404, b"no_service"))
+    s = configured(settings, slack, None)
+    seed_finding(engine, fetcher, s)
+    report = deliver_pending(engine, s, sleep=no_sleep)
+    error = next(iter(report.failed.values()))
+    assert "HTTP 404" in error and "secret-token-xyz" not in error
+    db_bytes = Path(s.database_url.removeprefix("sqlite:///")).read_bytes()
+    assert b"secret-token-xyz" not in db_bytes
+    assert "secret-token-xyz" not in json.dumps(s.describe(), default=str)
+
+
+# --- email --------------------------------------------------------------------------------
+
+def test_email_is_multipart_with_subject_naming_story_and_outlet(engine, fetcher, settings, smtp) -> None:
+    s = configured(settings, None, smtp)
+    seed_finding(engine, fetcher, s)
+    assert len(deliver_pending(engine, s).sent) == 1
+    [msg] = smtp.messages
+    assert msg["Subject"] == ('New section in story: "Hegseth announces plan for US command upgrades in Japan to deter China" '
+                              f'— Meridian Post adds "{SIGNAL}"')
+    assert msg["From"] == "alerts@newsroom.test" and msg["To"] == "desk@newsroom.test, editor@newsroom.test"
+    assert sorted(smtp.envelopes[0].rcpt_tos) == ["desk@newsroom.test", "editor@newsroom.test"]
+    assert msg.get_content_type() == "multipart/alternative"
+    plain = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    for part in (plain, html):
+        assert SIGNAL in part and "Harbor Times" in part and "Meridian Post" in part
+        assert "foreign ministry has not yet issued a statement" in part
+
+
+def test_email_html_escapes_article_markup(engine, fetcher, settings, smtp) -> None:
+    s = configured(settings, None, smtp)
+    seed_finding(engine, fetcher, s)
+    with Session(engine) as session:
+        finding = session.exec(select(Finding)).one()
+        sections = json.loads(finding.new_sections)
+        sections[0]["paragraphs"][0] = '<script>alert(1)</script><a href="https://evil.example">x</a>'
+        finding.new_sections = json.dumps(sections)
+        session.add(finding)
+        session.commit()
+    deliver_pending(engine, s)
+    html = smtp.messages[0].get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html and 'href="https://evil.example"' not in html
+
+
+def test_email_login_and_resend_keeps_the_message_id(engine, fetcher, settings, smtp) -> None:
+    s = configured(settings, None, smtp)
+    seed_finding(engine, fetcher, s)
+    with Session(engine) as session:
+        finding = session.exec(select(Finding)).one()
+        alert = session.exec(select(Alert)).one()
+        message = build_message(session, finding, alert.dedup_key)
+    channel = EmailChannel(environment(), s, password=None)
+    assert channel.build(message)["Message-ID"] == channel.build(message)["Message-ID"]
+
+
+# --- delivery guarantees ------------------------------------------------------------------
+
+def test_failing_channel_does_not_block_the_other_and_is_visible(engine, fetcher, settings, slack, smtp) -> None:
+    slack.route(HOOK, Reply(500, b"down"))
+    s = configured(settings, slack, smtp)
+    seed_finding(engine, fetcher, s)
+    report = deliver_pending(engine, s, sleep=no_sleep)
+    assert len(report.sent) == 1 and len(report.failed) == 1 and len(smtp.messages) == 1
+    from newsdelta.views import alerts_view
+
+    by_channel = {a["channel"]: a for a in alerts_view(engine)}
+    assert by_channel["email"]["status"] == "sent"
+    assert by_channel["slack"]["status"] == "failed" and "HTTP 500" in by_channel["slack"]["last_error"]
+    slack.route(HOOK, Reply(200, b"ok"))
+    retried = deliver_pending(engine, s, force=True, sleep=no_sleep)
+    assert len(retried.sent) == 1 and len(smtp.messages) == 1, "email is not sent again"
+
+
+def test_crash_between_send_and_mark_resends_only_after_the_claim_goes_stale(engine, fetcher, settings, slack) -> None:
+    s = configured(settings, slack, None)
+    seed_finding(engine, fetcher, s)
+    [alert_id] = claim(engine, "slack")  # claimed, then the worker "dies" before sending or marking
+    assert deliver_pending(engine, s).sent == [], "a fresh claim is someone else's"
+    with Session(engine) as session:
+        alert = session.get(Alert, alert_id)
+        alert.claimed_at = utcnow() - STALE_AFTER - timedelta(seconds=1)
+        session.add(alert)
+        session.commit()
+    assert deliver_pending(engine, s).sent == [alert_id]
+    assert len(slack_posts(slack)) == 1
+
+
+def test_same_material_twice_is_alerted_once(engine, fetcher, settings, slack) -> None:
+    s = configured(settings, slack, None)
+    seed_finding(engine, fetcher, s)
+    with Session(engine) as session:
+        finding = session.exec(select(Finding)).one()
+        alert = session.exec(select(Alert)).one()
+        assert repo.enqueue_alerts(session, finding, ["slack"], alert.dedup_key) == []
+        duplicate = repo.add_finding(session, story_id=finding.story_id, article_id=finding.article_id, version_id=finding.version_id,
+                                     new_sections=finding.new_sections, new_sentences=finding.new_sentences, content_key=finding.content_key)
+        assert duplicate is None
+    deliver_pending(engine, s)
+    deliver_pending(engine, s, force=True)
+    assert len(slack_posts(slack)) == 1
+
+
+def test_digest_channel_sends_one_summary(engine, fetcher, settings, slack) -> None:
+    s = configured(settings, slack, None).with_overrides(digest_minutes={"slack": 60})
+    seed_finding(engine, fetcher, s)
+    assert len(deliver_pending(engine, s).sent) == 1
+    [payload] = slack_posts(slack)
+    assert "1 findings" in json.dumps(payload)
+
+
+# --- end to end ---------------------------------------------------------------------------
+
+@pytest.mark.prefect
+def test_demo_with_both_channels_sends_one_slack_message_and_one_email_and_a_rerun_nothing(prefect_server, tmp_path, slack, smtp, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from newsdelta.cli import app
+
+    monkeypatch.setenv("NEWSDELTA_SLACK_WEBHOOK_URL", slack.url(HOOK))
+    for key, value in {"NEWSDELTA_SMTP_HOST": "127.0.0.1", "NEWSDELTA_SMTP_PORT": str(smtp.port), "NEWSDELTA_SMTP_TLS": "none",
+                       "NEWSDELTA_EMAIL_FROM": "alerts@newsroom.test", "NEWSDELTA_EMAIL_TO": "desk@newsroom.test"}.items():
+        monkeypatch.setenv(key, value)
+    runner = CliRunner()
+    for _ in range(2):
+        result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path / "demo")])
+        assert result.exit_code == 0, result.output
+        assert "secret-token-xyz" not in result.output
+    assert len(slack_posts(slack)) == 1 and len(smtp.messages) == 1
+    assert SIGNAL in slack_posts(slack)[0]["text"] and SIGNAL in smtp.messages[0]["Subject"]
