@@ -249,7 +249,7 @@ def evaluate(as_json: bool = JsonOption, fit: bool = typer.Option(False, "--fit"
     """Evaluate story matching and new-paragraph detection on the seeds and the labelled set."""
     from newsdelta.evaluation import main as run_evaluation
 
-    run_evaluation(as_json=as_json, fit=fit)
+    run_evaluation(as_json=as_json, fit_thresholds=fit)
 
 
 @app.command()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Protocol
 
-from textdelta.terms import IdfTable, quotations, term_weights
+from textdelta.terms import IdfTable, facts, name_terms, quotations, term_weights
 
 CANDIDATES = 5  # old sentences considered per new sentence for merges
 
@@ -23,6 +23,8 @@ class Sentence:
     doc: int = 0  # index of the document it came from (story comparisons pool several)
     terms: dict[str, float] = field(default_factory=dict)
     quotes: set[str] = field(default_factory=set)
+    facts: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)
 
     @property
     def weight(self) -> float:
@@ -46,7 +48,7 @@ class SemanticScorer(Protocol):
 
 
 def make_sentence(text: str, block: int, doc: int, idf: IdfTable) -> Sentence:
-    return Sentence(text=text, block=block, doc=doc, terms=term_weights(text, idf), quotes=quotations(text))
+    return Sentence(text=text, block=block, doc=doc, terms=term_weights(text, idf), quotes=quotations(text), facts=facts(text), names=name_terms(text))
 
 
 class OldPool:
@@ -62,7 +64,8 @@ class OldPool:
                 self.postings.setdefault(term, []).append(i)
             self.quotes |= sentence.quotes
 
-    def match(self, sentence: Sentence) -> Match:
+    def match(self, sentence: Sentence, exclude: frozenset[int] = frozenset()) -> Match:
+        """Best explanation of `sentence` by old sentences, ignoring those in `exclude`."""
         total = sentence.weight
         quoted = any(_quote_in(q, self.quotes) for q in sentence.quotes)
         if total <= 0:
@@ -70,7 +73,8 @@ class OldPool:
         shared: dict[int, float] = {}
         for term, w in sentence.terms.items():
             for i in self.postings.get(term, ()):
-                shared[i] = shared.get(i, 0.0) + w
+                if i not in exclude:
+                    shared[i] = shared.get(i, 0.0) + w
         if not shared:
             return Match(0.0, 0.0, (), quoted)
         ranked = sorted(shared, key=lambda i: -shared[i])[:CANDIDATES]
@@ -94,3 +98,22 @@ def _shared_symmetric(a: Sentence, b: Sentence) -> float:
 
 def _quote_in(quote: str, pool: set[str]) -> bool:
     return quote in pool or any(quote in other or other in quote for other in pool if len(other) >= 12)
+
+
+def conflicting(sentence: Sentence, old: list[Sentence]) -> bool:
+    """Both state figures or days, and none agree: "raised to 4.75% on Wednesday" against
+    "held at 4.75% on Thursday" shares the rate but not the day; "3.1%" against "4.2%" shares nothing."""
+    theirs = set().union(*(o.facts for o in old)) if old else set()
+    return bool(sentence.facts and theirs) and not (sentence.facts <= theirs)
+
+
+def event_support(sentence: Sentence, old: list[Sentence]) -> float:
+    """How much of what the sentence says happened (its terms other than names and figures)
+    the old sentences also say. Two events involving the same people share the names; two
+    tellings of one event share what happened too."""
+    theirs = set().union(*(o.terms.keys() for o in old)) if old else set()
+    content = {t: w for t, w in sentence.terms.items() if t not in sentence.names and not t.startswith("#")}
+    total = sum(content.values())
+    if total <= 0:
+        return 1.0
+    return sum(w for t, w in content.items() if t in theirs) / total

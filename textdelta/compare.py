@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Sequence
 
-from textdelta.align import Match, OldPool, SemanticScorer, Sentence, make_sentence
+from textdelta.align import Match, OldPool, SemanticScorer, Sentence, conflicting, event_support, make_sentence
 from textdelta.blocks import Document
 from textdelta.normalize import normalize_text
 from textdelta.sentences import split_sentences
@@ -116,7 +116,7 @@ def compare_to_story(
         return Comparison(same_story=False, score=0.0)
 
     pool = OldPool(old_sentences)
-    matches = [pool.match(s) for s in new_sentences]
+    matches = _exclusive_matches(new_sentences, pool)
     statuses = [_status(s, m, pool, th, semantic) for s, m in zip(new_sentences, matches)]
     matches, statuses = _fill_gaps(new_sentences, matches, statuses, pool, th)
     score = max(_story_score(new_sentences, old_sentences, matches, statuses, d) for d in range(len(story)))
@@ -166,6 +166,27 @@ def _status(s: Sentence, m: Match, pool: OldPool, th: Thresholds, semantic: Sema
     return "old"
 
 
+VERBATIM_DICE = 0.9
+
+
+def _exclusive_matches(new: list[Sentence], pool: OldPool) -> list[Match]:
+    """An old sentence that one new sentence repeats (nearly) verbatim cannot also explain
+    another new sentence: a paragraph inserted into an update shares words with its verbatim
+    neighbours, and without this rule it would pass for a restatement of them."""
+    matches = [pool.match(s) for s in new]
+    taken: dict[int, int] = {}
+    for k, m in enumerate(matches):
+        if len(m.old) == 1 and m.dice >= VERBATIM_DICE:
+            taken.setdefault(m.old[0], k)
+    if not taken:
+        return matches
+    for k, m in enumerate(matches):
+        owned = frozenset(i for i, owner in taken.items() if owner != k)
+        if owned & set(m.old):
+            matches[k] = pool.match(new[k], exclude=owned)
+    return matches
+
+
 def _fill_gaps(
     new: list[Sentence], matches: list[Match], statuses: list[Status], pool: OldPool, th: Thresholds
 ) -> tuple[list[Match], list[Status]]:
@@ -211,11 +232,13 @@ def _story_score(
     hit: set[int] = set()
     for s, m, st in zip(new, matches, statuses):
         targets = [i for i in m.old if i in old_in_doc]
-        if st != "new" and targets:
-            covered_weight += s.weight
+        if st != "new" and targets and not conflicting(s, [old[i] for i in targets]):
+            support = event_support(s, [old[i] for i in targets])
+            covered_weight += s.weight * (0.5 + 0.5 * support)  # names alone earn half
             hit.update(targets)
     new_total = sum(s.weight for s in new) or 1.0
     old_total = sum(old[i].weight for i in old_in_doc) or 1.0
+    # A restatement that contradicts its source's figures or days is evidence of another event.
     new_cov = covered_weight / new_total
     old_cov = sum(old[i].weight for i in hit) / old_total
     return min(1.0, (new_cov + old_cov) / 2)

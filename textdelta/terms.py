@@ -120,6 +120,26 @@ def term_weights(text: str, idf: IdfTable | None = None) -> dict[str, float]:
     return weights
 
 
+_WEEKDAYS_MONTHS = {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
+    "march", "april", "june", "july", "august", "september", "october", "november", "december",
+}
+_FACT_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+
+
+def facts(text: str) -> set[str]:
+    """Figures and days a sentence asserts: a rewrite keeps them, a different event changes them."""
+    text = normalize_text(text)
+    out = {"#" + n.replace(",", "").rstrip(".") for n in _FACT_NUMBER.findall(text) if len(n.replace(",", "")) >= 2}
+    out |= {w for w in re.findall(r"[a-z]+", text.lower()) if w in _WEEKDAYS_MONTHS}
+    return out
+
+
+def name_terms(text: str) -> set[str]:
+    """Terms written as names (capitalised mid-sentence): who and where, not what happened."""
+    return {term for term, is_name in tokens(text) if is_name}
+
+
 def quotations(text: str) -> set[str]:
     """Normalised quoted passages: quotes are copied verbatim from outlet to outlet."""
     return {" ".join(q.lower().split()) for q in _QUOTED.findall(normalize_text(text))}

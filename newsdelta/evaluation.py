@@ -1,0 +1,230 @@
+"""Evaluation of story matching and new-paragraph detection, as a script anyone can rerun:
+`newsdelta evaluate [--json] [--fit]`.
+
+Data: the seeds (../shared/seeds), hand-written cases (tests/data/labelled/handwritten) and
+cases generated from real articles (tests/data/labelled/generated.jsonl). Every case has a
+split; thresholds are fitted on "fit" only (`--fit`), and the figures to quote are "test".
+
+A paragraph counts as reported new when most of its characters are in `new_sentences`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from textdelta import Document, Thresholds, compare, parse_plain_text
+from textdelta.blocks import Block
+from textdelta.sentences import split_sentences
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELLED = ROOT / "tests" / "data" / "labelled"
+SEEDS = ROOT.parent / "shared" / "seeds"
+
+
+@dataclass
+class Case:
+    id: str
+    kind: str
+    split: str
+    same_story: bool
+    old: Document
+    new: Document
+    new_paragraphs: set[int] | None = field(default_factory=set)  # indices among `new`'s paragraphs; None: not labelled
+
+
+def load_cases(labelled: Path = LABELLED, seeds: Path = SEEDS) -> list[Case]:
+    cases = []
+    if seeds.exists():
+        old = parse_plain_text(next(seeds.glob("000_*.txt")).read_text("utf-8"))
+        new = parse_plain_text(next(seeds.glob("002_*.txt")).read_text("utf-8"))
+        paragraphs = [b.text for b in new.blocks if b.kind == "paragraph"]
+        signal = {i for i, p in enumerate(paragraphs) if i >= len(paragraphs) - 3}
+        cases.append(Case("seeds", "seeds", "test", True, old, new, signal))
+    for path in sorted((labelled / "handwritten").glob("*.txt")):
+        cases.append(_handwritten(path))
+    manila = ROOT / "tests" / "data" / "texts" / "hegseth_manila_visit.txt"
+    if seeds.exists() and manila.exists():
+        cases.append(Case("seeds_manila_hard_negative", "hard_negative", "test", False, cases[0].old, parse_plain_text(manila.read_text("utf-8"))))
+    generated = labelled / "generated.jsonl"
+    if generated.exists():
+        for line in generated.read_text("utf-8").splitlines():
+            raw = json.loads(line)
+            cases.append(Case(raw["id"], raw["kind"], raw["split"], raw["same_story"], _paragraph_doc(raw["old"]),
+                              _paragraph_doc(raw["new"]), None if raw["new_paragraphs"] is None else set(raw["new_paragraphs"])))
+    return cases
+
+
+def _paragraph_doc(paragraphs: list[str]) -> Document:
+    return Document.from_blocks([Block("paragraph", p) for p in paragraphs])
+
+
+def _handwritten(path: Path) -> Case:
+    header, _, rest = path.read_text("utf-8").partition("--- old\n")
+    old_text, _, new_text = rest.partition("--- new\n")
+    meta = dict(line.split(": ", 1) for line in header.strip().splitlines())
+    marked = []
+    lines = []
+    for line in new_text.splitlines():
+        if line.startswith("+ "):
+            line = line[2:]
+            marked.append(line.strip())
+        lines.append(line)
+    new = parse_plain_text("\n".join(lines))
+    paragraphs = [b.text for b in new.blocks if b.kind == "paragraph"]
+    return Case(path.stem, meta["kind"], meta["split"], meta["same_story"] == "yes", parse_plain_text(old_text), new,
+                {i for i, p in enumerate(paragraphs) if p in marked})
+
+
+def reported_new_paragraphs(doc: Document, new_sentences: list[str]) -> set[int]:
+    fresh = set(new_sentences)
+    out = set()
+    for i, text in enumerate(b.text for b in doc.blocks if b.kind == "paragraph"):
+        new_chars = sum(len(s) for s in split_sentences(text) if s in fresh)
+        if text and new_chars / len(text) > 0.5:
+            out.add(i)
+    return out
+
+
+@dataclass
+class Scores:
+    cases: int = 0
+    same_correct: int = 0
+    hard_negatives: int = 0
+    hard_negatives_merged: int = 0
+    negatives_merged: int = 0
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    misses: list[str] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return self.same_correct / self.cases if self.cases else 0.0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cases": self.cases, "same_story_accuracy": round(self.accuracy, 4),
+                "hard_negatives": self.hard_negatives, "hard_negatives_merged": self.hard_negatives_merged,
+                "negatives_merged": self.negatives_merged,
+                "new_paragraph_precision": round(self.precision, 4), "new_paragraph_recall": round(self.recall, 4),
+                "new_paragraph_f1": round(self.f1, 4), "tp": self.tp, "fp": self.fp, "fn": self.fn}
+
+
+def score(cases: list[Case], thresholds: Thresholds) -> Scores:
+    s = Scores()
+    for case in cases:
+        result = compare(case.old, case.new, thresholds)
+        s.cases += 1
+        if result.same_story == case.same_story:
+            s.same_correct += 1
+        else:
+            s.misses.append(f"{case.id}: same_story={result.same_story} (score {result.score:.2f})")
+        if not case.same_story:
+            s.negatives_merged += result.same_story
+            if case.kind == "hard_negative":
+                s.hard_negatives += 1
+                s.hard_negatives_merged += result.same_story
+            continue
+        if case.new_paragraphs is None:
+            continue
+        predicted = reported_new_paragraphs(case.new, result.new_sentences)
+        s.tp += len(predicted & case.new_paragraphs)
+        s.fp += len(predicted - case.new_paragraphs)
+        s.fn += len(case.new_paragraphs - predicted)
+        if predicted != case.new_paragraphs:
+            s.misses.append(f"{case.id}: new paragraphs {sorted(predicted)} expected {sorted(case.new_paragraphs)}")
+    return s
+
+
+GRID = {"aligned": [0.4, 0.45, 0.5, 0.55, 0.6], "gap": [0.2, 0.25, 0.3, 0.35]}
+
+
+def fit(cases: list[Case]) -> tuple[Thresholds, Scores]:
+    """Fit on the "fit" split. For each alignment setting: new-paragraph F1, and the story
+    scores of positives and negatives; the same-story threshold goes midway between the
+    highest-scoring negative and the lowest-scoring positive. Preferred: separable, then
+    best F1, then the widest margin (the setting most likely to hold on unseen text)."""
+    best: tuple[tuple, Thresholds] | None = None
+    for aligned, gap in itertools.product(GRID["aligned"], GRID["gap"]):
+        th = replace(Thresholds(), aligned=aligned, gap=gap)
+        results = [(case, compare(case.old, case.new, th)) for case in cases]
+        positives = [r.score for c, r in results if c.same_story]
+        negatives = [r.score for c, r in results if not c.same_story]
+        low_pos, high_neg = min(positives, default=1.0), max(negatives, default=0.0)
+        margin = low_pos - high_neg
+        threshold = round((low_pos + high_neg) / 2, 3) if margin > 0 else round(high_neg + 0.01, 3)
+        th = replace(th, same_story=threshold)
+        s = score(cases, th)
+        key = (margin > 0, round(s.f1, 3), round(margin, 3))
+        if best is None or key > best[0]:
+            best = (key, th)
+    assert best is not None
+    return best[1], score(cases, best[1])
+
+
+def main(as_json: bool = False, fit_thresholds: bool = False, **kwargs: Any) -> dict[str, Any]:
+    fit_thresholds = fit_thresholds or kwargs.get("fit", False)
+    cases = load_cases()
+    thresholds = Thresholds()
+    report: dict[str, Any] = {}
+    if fit_thresholds:
+        thresholds, fitted = fit([c for c in cases if c.split == "fit"])
+        report["fitted_thresholds"] = {"aligned": thresholds.aligned, "gap": thresholds.gap, "same_story": thresholds.same_story}
+        fit_cases = [c for c in cases if c.split == "fit"]
+        report["fit_story_scores"] = {
+            "lowest_positive": round(min(compare(c.old, c.new, thresholds).score for c in fit_cases if c.same_story), 3),
+            "highest_negative": round(max(compare(c.old, c.new, thresholds).score for c in fit_cases if not c.same_story), 3),
+        }
+        report["fit"] = fitted.as_dict()
+    report["thresholds"] = {"aligned": thresholds.aligned, "gap": thresholds.gap, "same_story": thresholds.same_story,
+                            "changed": thresholds.changed, "new_paragraph": thresholds.new_paragraph}
+    seeds = [c for c in cases if c.id == "seeds"]
+    test = [c for c in cases if c.split == "test"]
+    report["seeds"] = score(seeds, thresholds).as_dict()
+    test_scores = score(test, thresholds)
+    report["test"] = test_scores.as_dict()
+    report["test_by_kind"] = {kind: score([c for c in test if c.kind == kind], thresholds).as_dict()
+                              for kind in sorted({c.kind for c in test})}
+    report["test_misses"] = test_scores.misses[:30]
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print(report)
+    return report
+
+
+def _print(report: dict[str, Any]) -> None:
+    if "fitted_thresholds" in report:
+        print(f"fitted on the 'fit' split: {report['fitted_thresholds']}  story scores on fit: {report['fit_story_scores']}")
+        print(f"fit  : {_line(report['fit'])}")
+    print(f"thresholds: {report['thresholds']}")
+    print(f"seeds: {_line(report['seeds'])}")
+    print(f"test : {_line(report['test'])}")
+    for kind, s in report["test_by_kind"].items():
+        print(f"  {kind:<15} {_line(s)}")
+    if report["test_misses"]:
+        print("misses on test:")
+        for miss in report["test_misses"]:
+            print(f"  {miss}")
+
+
+def _line(s: dict[str, Any]) -> str:
+    return (f"{s['cases']} cases, same-story accuracy {s['same_story_accuracy']:.3f}, hard negatives merged "
+            f"{s['hard_negatives_merged']}/{s['hard_negatives']}, new paragraphs P {s['new_paragraph_precision']:.3f} "
+            f"R {s['new_paragraph_recall']:.3f} F1 {s['new_paragraph_f1']:.3f}")
