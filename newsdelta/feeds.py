@@ -4,6 +4,7 @@ let an XML trick (entity expansion, external entities) reach the parser."""
 from __future__ import annotations
 
 import calendar
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,6 +42,8 @@ class ParsedFeed:
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
+    if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return parse_json_feed(body, url)
     problems = []
     if _ENTITY_DECL.search(body[:65536]):
         body = _DOCTYPE_SUBSET.sub(b"", body, count=1)
@@ -55,6 +58,41 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     if not entries and not parsed.get("version") and not parsed.feed.get("title"):
         raise FeedParseError("not a feed: " + ("; ".join(problems) or "no feed elements found"))
     return ParsedFeed(title=parsed.feed.get("title", ""), entries=entries, problem="; ".join(problems) or None)
+
+
+def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
+    """JSON Feed (https://jsonfeed.org) 1.0 and 1.1, which feedparser does not read."""
+    try:
+        raw = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FeedParseError(f"not a feed: invalid JSON ({exc})") from None
+    if not isinstance(raw, dict) or "jsonfeed.org" not in str(raw.get("version", "")):
+        raise FeedParseError("not a feed: JSON without a JSON Feed version")
+    entries, skipped = [], 0
+    for item in raw.get("items") or []:
+        link = item.get("url") or item.get("external_url") if isinstance(item, dict) else None
+        if not isinstance(link, str) or not link.startswith(("http://", "https://")):
+            skipped += 1
+            continue
+        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        html = item.get("content_html") or ""
+        text = item.get("content_text") or item.get("summary") or ""
+        entries.append(Entry(
+            url=normalize_url(link), entry_id=str(item.get("id") or link)[:2048], title=str(item.get("title", ""))[:1000],
+            published_at=_iso_date(item.get("date_published") or item.get("date_modified")),
+            author=", ".join(str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name"))[:500] or None,
+            content_blocks=html_to_blocks(html) if html else [{"kind": "paragraph", "text": t} for t in str(text).splitlines() if t.strip()],
+        ))
+    problem = f"{skipped} item(s) without an http(s) url skipped" if skipped else None
+    return ParsedFeed(title=str(raw.get("title", "")), entries=entries, problem=problem)
+
+
+def _iso_date(value: object) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=timezone.utc) if parsed and parsed.tzinfo is None else parsed
 
 
 def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:

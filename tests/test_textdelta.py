@@ -86,7 +86,6 @@ def test_hard_negative_same_minister_different_event_is_not_merged(original: Doc
 def test_third_outlet_repeating_the_rewrites_addition_adds_nothing_to_the_story(original: Document, rewrite: Document) -> None:
     third = parse_plain_text((TEXTS / "third_outlet_repeat.txt").read_text("utf-8"))
     against_original = compare(original, third)
-    assert against_original.same_story
     assert against_original.new_sections, "against the original alone, the Signal material is new"
     against_story = compare_to_story([original, rewrite], third)
     assert against_story.same_story

@@ -10,7 +10,8 @@ BlockKind = Literal["heading", "paragraph"]
 
 # A line this short without closing punctuation reads as a subhead in plain-text input.
 _HEADING_MAX_WORDS = 14
-_CLOSING_PUNCTUATION = ".!?:;…\"'”’)"
+_HEADING_MAX_CHARS = 120  # scripts written without spaces (Japanese, Chinese) have no "words"
+_CLOSING_PUNCTUATION = ".!?:;…\"'”’)。！？．」』"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def looks_like_heading(line: str) -> bool:
     stripped = line.strip()
     if not stripped or stripped[-1] in _CLOSING_PUNCTUATION:
         return False
-    return len(stripped.split()) <= _HEADING_MAX_WORDS
+    return len(stripped.split()) <= _HEADING_MAX_WORDS and len(stripped) <= _HEADING_MAX_CHARS
 
 
 def parse_plain_text(text: str, title: str = "") -> Document:

@@ -25,13 +25,13 @@ class Thresholds:
     """Decision thresholds. Defaults were fitted on tests/data/labelled (the `fit` split) by
     `newsdelta evaluate --fit`; the README reports figures on the held-out split."""
 
-    aligned: float = 0.5  # weighted coverage at or above which a new sentence restates old text
+    aligned: float = 0.4  # weighted coverage at or above which a new sentence restates old text
     changed: float = 0.7  # Dice with one old sentence at or above which it is a small edit of it
-    same_story: float = 0.35  # document score at or above which two texts tell the same story
+    same_story: float = 0.438  # document score at or above which two texts tell the same story
     new_paragraph: float = 0.5  # share of a paragraph's characters in new sentences
     ambiguous: float = 0.15  # half-width of the coverage band the semantic scorer may decide
     semantic: float = 0.6  # cosine at or above which the semantic scorer calls it a restatement
-    gap: float = 0.3  # coverage enough for a sentence that fills the gap between two aligned neighbours
+    gap: float = 0.2  # coverage enough for a sentence that fills the gap between two aligned neighbours
 
 
 @dataclass(frozen=True)
@@ -222,23 +222,22 @@ def _fill_gaps(
 def _story_score(
     new: list[Sentence], old: list[Sentence], matches: list[Match], statuses: list[Status], doc: int
 ) -> float:
-    """Mean of two coverages against one document: how much of `new` restates it, and how much
-    of it `new` restates. A rewrite scores high on both; a different event that reuses a
-    background paragraph or two scores low on both."""
+    """Mean of two coverages: how much of `new` the story restates (any of its documents), and
+    how much of document `doc` `new` restates. A rewrite scores high on both; a different event
+    that reuses a background paragraph or two, or only the same names, scores low on both."""
     old_in_doc = {i for i, s in enumerate(old) if s.doc == doc and old[i].weight > 0}
     if not old_in_doc:
         return 0.0
     covered_weight = 0.0
     hit: set[int] = set()
     for s, m, st in zip(new, matches, statuses):
-        targets = [i for i in m.old if i in old_in_doc]
-        if st != "new" and targets and not conflicting(s, [old[i] for i in targets]):
-            support = event_support(s, [old[i] for i in targets])
-            covered_weight += s.weight * (0.5 + 0.5 * support)  # names alone earn half
-            hit.update(targets)
+        sources = [old[i] for i in m.old]
+        if st == "new" or not sources or conflicting(s, sources):
+            continue  # a restatement that contradicts its source's figures or days is another event
+        covered_weight += s.weight * (0.5 + 0.5 * event_support(s, sources))  # names alone earn half
+        hit.update(i for i in m.old if i in old_in_doc)
     new_total = sum(s.weight for s in new) or 1.0
     old_total = sum(old[i].weight for i in old_in_doc) or 1.0
-    # A restatement that contradicts its source's figures or days is evidence of another event.
     new_cov = covered_weight / new_total
     old_cov = sum(old[i].weight for i in hit) / old_total
     return min(1.0, (new_cov + old_cov) / 2)

@@ -1,0 +1,153 @@
+"""Matching speed, printed, run by hand (a benchmark, not a test).
+
+    python benchmarks/matching.py [--sizes 1000 10000 100000] [--database-url URL] [--json]
+
+1. `compare` on pairs of ~1,000-word articles (real text from ../shared scrapinghub ground
+   truth: each article against a lightly edited copy of itself with a paragraph from
+   another article inserted), median and p95 in ms, without the semantic extra.
+2. Candidate retrieval (`storage.repo.candidate_stories`) for one new article with N stored
+   articles in the candidate index: each stored article gets the 40 signature terms of a real
+   article with a quarter of them replaced by terms of its own, and a publication time spread
+   over a year (the 7-day match window then covers about 2% of them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import text  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from storage import repo  # noqa: E402
+from storage.db import make_engine, migrate  # noqa: E402
+from storage.models import utcnow  # noqa: E402
+from textdelta import Block, Document, compare, signature_terms  # noqa: E402
+
+TRUTH = Path(__file__).resolve().parents[2] / "shared/data/articles/scrapinghub/ground-truth.json"
+
+
+def articles() -> list[list[str]]:
+    raw = json.loads(TRUTH.read_text("utf-8"))
+    out = []
+    for item in raw.values():
+        ps = [p.strip() for p in item["articleBody"].split("\n") if len(p.strip()) > 60]
+        if len(ps) >= 5:
+            out.append(ps)
+    return out
+
+
+def doc_of(paragraphs: list[str]) -> Document:
+    return Document.from_blocks([Block("paragraph", p) for p in paragraphs])
+
+
+def thousand_words(ps: list[str], pool: list[list[str]], rng: random.Random) -> list[str]:
+    out: list[str] = []
+    while sum(len(p.split()) for p in out) < 1000:
+        out += ps if not out else rng.choice(pool)
+    return out
+
+
+def bench_compare(pool: list[list[str]], pairs: int = 60) -> dict[str, float]:
+    rng = random.Random(1)
+    timings = []
+    for ps in pool[:pairs]:
+        old = thousand_words(ps, pool, rng)
+        new = list(old)
+        new.insert(len(new) // 2, rng.choice(rng.choice(pool)))
+        new[1] = new[1].replace(" the ", " this ", 1)
+        a, b = doc_of(old), doc_of(new)
+        started = time.perf_counter()
+        compare(a, b)
+        timings.append((time.perf_counter() - started) * 1000)
+    words = statistics.median(len(" ".join(thousand_words(ps, pool, random.Random(1))).split()) for ps in pool[:10])
+    return {"pairs": len(timings), "words_per_article_median": words, "p50_ms": round(statistics.median(timings), 2),
+            "p95_ms": round(sorted(timings)[int(len(timings) * 0.95) - 1], 2)}
+
+
+def fill_index(engine, count: int, signatures: list[list[str]], start: int) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(start)
+    now = utcnow()
+    rows_article, rows_story, rows_term = [], [], []
+    for i in range(start, start + count):
+        rows_story.append({"id": i + 1, "title": f"story {i}", "created_at": now, "updated_at": now})
+        rows_article.append({"id": i + 1, "url": f"https://bench.example/{i}", "outlet": f"outlet{i % 50}", "title": "", "story_id": i + 1,
+                             "status": "ok", "first_seen_at": now, "check_count": 0, "fetch_failures": 0})
+        published = now - timedelta(days=rng.uniform(0, 365))
+        terms = list(signatures[i % len(signatures)])
+        for k in rng.sample(range(len(terms)), len(terms) // 4):
+            terms[k] = f"t{i}x{k}"
+        rows_term += [{"term": t, "article_id": i + 1, "story_id": i + 1, "outlet": f"outlet{i % 50}", "published_at": published} for t in dict.fromkeys(terms)]
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO story (id, title, created_at, updated_at) VALUES (:id, :title, :created_at, :updated_at)"), rows_story)
+        conn.execute(text("INSERT INTO article (id, url, outlet, title, story_id, status, first_seen_at, check_count, fetch_failures) "
+                          "VALUES (:id, :url, :outlet, :title, :story_id, :status, :first_seen_at, :check_count, :fetch_failures)"), rows_article)
+        for chunk in range(0, len(rows_term), 50_000):
+            conn.execute(text("INSERT INTO article_term (term, article_id, story_id, outlet, published_at) "
+                              "VALUES (:term, :article_id, :story_id, :outlet, :published_at)"), rows_term[chunk : chunk + 50_000])
+
+
+def bench_retrieval(database_url: str | None, sizes: list[int], pool: list[list[str]]) -> dict[str, dict[str, float]]:
+    tmp = tempfile.TemporaryDirectory()
+    url = database_url or f"sqlite:///{tmp.name}/bench.db"
+    engine = make_engine(url)
+    migrate(engine)
+    signatures = [signature_terms("\n".join(ps)) for ps in pool]
+    queries = [signature_terms("\n".join(ps)) for ps in pool[::3]]
+    out: dict[str, dict[str, float]] = {}
+    stored = 0
+    try:
+        for size in sorted(sizes):
+            fill_index(engine, size - stored, signatures, stored)
+            stored = size
+            if engine.dialect.name == "postgresql":
+                with engine.begin() as conn:
+                    conn.execute(text("ANALYZE article_term"))
+            timings = []
+            since = utcnow() - timedelta(days=7)
+            with Session(engine) as session:
+                for terms in queries * 3:
+                    started = time.perf_counter()
+                    repo.candidate_stories(session, terms, since, "new-outlet", None)
+                    timings.append((time.perf_counter() - started) * 1000)
+            out[str(size)] = {"p50_ms": round(statistics.median(timings), 2), "p95_ms": round(sorted(timings)[int(len(timings) * 0.95) - 1], 2)}
+            print(f"  retrieval with {size:>7} stored articles: p50 {out[str(size)]['p50_ms']:.2f} ms, p95 {out[str(size)]['p95_ms']:.2f} ms", file=sys.stderr)
+    finally:
+        if database_url:
+            with engine.begin() as conn:
+                for table in ("article_term", "alert", "finding", "article_version", "article", "story"):
+                    conn.execute(text(f"DELETE FROM {table}"))
+        engine.dispose()
+        tmp.cleanup()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--database-url", help="default: a temporary SQLite file (a PostgreSQL database is emptied afterwards)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    pool = articles()
+    result = {"compare_1000_words": bench_compare(pool), "retrieval": bench_retrieval(args.database_url, args.sizes, pool),
+              "database": (args.database_url or "sqlite (temporary file)").split("://")[0]}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    c = result["compare_1000_words"]
+    print(f"compare, ~{c['words_per_article_median']:.0f}-word articles, {c['pairs']} pairs: p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms (target p50 <= 20 ms)")
+    for size, r in result["retrieval"].items():
+        print(f"candidate retrieval, {int(size):>7} stored articles ({result['database']}): p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms (target p50 <= 20 ms at 100,000)")
+
+
+if __name__ == "__main__":
+    main()
