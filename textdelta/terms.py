@@ -40,7 +40,10 @@ STOPWORDS = frozenset(
 )
 
 _STEMMER = snowballstemmer.stemmer("english")
-_TOKEN = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ'’]*|\d[\d,.]*\d|\d")
+# Words in any script (letters, then letters, digits or apostrophes), or numbers.
+_TOKEN = re.compile(r"[^\W\d_][\w'’]*|\d[\d,.]*\d|\d")
+# Scripts written without spaces between words: indexed by overlapping character pairs.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _ACRONYM_DOTS = re.compile(r"\b((?:[A-Za-z]\.){2,})")
 _QUOTED = re.compile(r'"([^"]{12,}?)"')
 _NUMBER_WORDS = {
@@ -93,6 +96,10 @@ def tokens(text: str) -> list[tuple[str, bool]]:
             out.append(("#" + digits, False))
             continue
         word = raw.replace("’", "'")
+        if _UNSPACED.match(word):
+            chars = [c for c in word if _UNSPACED.match(c)]
+            out.extend(("".join(chars[k : k + 2]), False) for k in range(max(1, len(chars) - 1)))
+            continue
         if word in ("US", "USA"):  # "U.S." after dot removal; lower-cased it would be the stopword "us"
             out.append(("usa", True))
             continue

@@ -17,6 +17,7 @@ from newsdelta.alerts.message import AlertMessage
 from newsdelta.alerts.render import Environment, render, render_slack
 from newsdelta.errors import AlertDeliveryError, ConfigError
 from newsdelta.fetch import parse_retry_after
+from newsdelta.redact import register_secret
 from newsdelta.settings import Settings
 
 
@@ -46,6 +47,8 @@ class SlackChannel:
 
     def __init__(self, env: Environment, webhook_url: str, timeout_s: float = 20.0) -> None:
         self.env, self._url, self.timeout_s = env, webhook_url, timeout_s
+        register_secret(webhook_url)
+        register_secret(httpx.URL(webhook_url).path if webhook_url.startswith("http") else None)
 
     def send(self, message: AlertMessage) -> None:
         payload = render_slack(self.env, message)
@@ -74,6 +77,7 @@ class EmailChannel:
         if not settings.smtp_host or not settings.email_to:
             raise ConfigError("email alerts need NEWSDELTA_SMTP_HOST and NEWSDELTA_EMAIL_TO")
         self.env, self.settings, self._password = env, settings, password
+        register_secret(password)
 
     def build(self, message: AlertMessage) -> EmailMessage:
         s = self.settings
