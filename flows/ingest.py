@@ -16,8 +16,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.deliver import deliver_alerts
 from flows.report import ingest_markdown
-from newsdelta import pipeline
-from newsdelta.errors import FetchError
+from newsdelta import pipeline, workers
+from newsdelta.errors import ExtractionError, FetchError
+from newsdelta.extract import Extracted
 from newsdelta.fetch import Fetcher, Page
 from newsdelta.settings import FeedConfig, Settings, load_settings
 from storage.db import engine_for
@@ -45,6 +46,11 @@ def poll_feed(fetcher: Fetcher, database_url: str, feed_id: int) -> pipeline.Pol
       timeout_seconds=120, cache_policy=NO_CACHE)
 def fetch_article(fetcher: Fetcher, article_id: int, url: str) -> Page:
     return pipeline.fetch_article(fetcher, article_id, url)
+
+
+@task(name="extract_article", timeout_seconds=300, cache_policy=NO_CACHE)
+def extract_article(page: Page, parallel: bool) -> Extracted | ExtractionError:
+    return workers.extract(page.body, page.url, parallel)
 
 
 @task(name="store_article", retries=2, retry_delay_seconds=[1, 5], timeout_seconds=300, cache_policy=NO_CACHE)
@@ -83,10 +89,12 @@ def ingest(
             for p in polls:
                 logger.info("feed %s: %s, %d entries, %d new%s", p.url, p.status, p.entries_seen, p.new_entries, f" ({p.error})" if p.error else "")
             due = pipeline.articles_due(engine, ARTICLES_PER_RUN, feed_ids if feed_urls else None)
+        parallel = len(due) >= workers.MIN_ARTICLES_FOR_POOL
         pages = {aid: fetch_article.submit(fetcher, aid, pipeline.article_url(engine, aid)) for aid in due}
+        texts = {aid: extract_article.submit(pages[aid], parallel) for aid in due}
         for aid in due:  # articles_due orders by publication, so stories form in that order
             try:
-                fetched = pipeline.Fetched(aid, page=pages[aid].result())
+                fetched = pipeline.Fetched(aid, page=pages[aid].result(), extracted=texts[aid].result())
             except Exception as exc:  # noqa: BLE001 - the error is recorded against the article
                 fetched = pipeline.fetched_error(aid, exc)
             result = store_article(settings.database_url, fetched, settings, channels)

@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from newsdelta.errors import ExtractionError, FetchError, RateLimited
-from newsdelta.extract import extract_article
+from newsdelta.extract import Extracted, extract_article
 from newsdelta.feeds import FeedParseError, parse_feed
 from newsdelta.fetch import Fetcher, Page
 from newsdelta.settings import FeedConfig, Settings
 from newsdelta.tracking import TrackResult, store_and_track
+from urllib.parse import urlsplit
+
 from newsdelta.urls import normalize_url
 from storage import repo
 from storage.db import session_scope
@@ -46,6 +48,7 @@ class Fetched:
 
     article_id: int
     page: Page | None = None
+    extracted: Extracted | ExtractionError | None = None  # when extracted ahead of storing (in a worker)
     error: str | None = None
     retryable: bool = True
     retry_after_s: float | None = None
@@ -85,6 +88,7 @@ def poll_feed(engine: Engine, fetcher: Fetcher, feed_id: int) -> PollResult:
     page: Page | None = None
     rows: list[dict] = []
     retry_after_s = 0.0
+    feed_title: str | None = None
     try:
         page = fetcher.get(url, "feed", etag=etag, last_modified=modified)
         result.http_status = page.status
@@ -95,6 +99,9 @@ def poll_feed(engine: Engine, fetcher: Fetcher, feed_id: int) -> PollResult:
             result.status = "unchanged"
         else:
             parsed = parse_feed(page.body, page.url, page.headers.get("content-type"))
+            feed_title = parsed.title.strip()[:1000] or None
+            if not outlet:
+                outlet = result.outlet = (feed_title or urlsplit(url).hostname or "")[:200]
             result.entries_seen = len(parsed.entries)
             if parsed.problem:
                 result.status, result.error = "malformed", parsed.problem
@@ -113,6 +120,10 @@ def poll_feed(engine: Engine, fetcher: Fetcher, feed_id: int) -> PollResult:
     with session_scope(engine) as session:
         feed = session.get(Feed, feed_id)
         assert feed is not None
+        if feed_title:
+            feed.title = feed_title
+        if not feed.outlet and result.outlet:
+            feed.outlet = result.outlet
         if rows:
             result.new_entries = len(repo.add_articles(session, rows))
         if page is not None and result.status in ("ok", "malformed", "unchanged", "not_modified"):
@@ -186,7 +197,11 @@ def process_article(engine: Engine, fetched: Fetched, settings: Settings, channe
         result = ArticleResult(article_id=article.id, url=article.url, status="failed")  # type: ignore[arg-type]
         extracted = None
         error = fetched.error
-        if fetched.page is not None:
+        if isinstance(fetched.extracted, ExtractionError):
+            error = str(fetched.extracted)
+        elif fetched.extracted is not None:
+            extracted = fetched.extracted
+        elif fetched.page is not None:
             try:
                 extracted = extract_article(fetched.page.body, fetched.page.url)
             except ExtractionError as exc:

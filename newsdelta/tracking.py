@@ -34,6 +34,8 @@ class TrackResult:
 
 def store_and_track(session: Session, article: Article, *, title: str, byline: str | None, published_at: datetime | None,
                     blocks: list[dict[str, str]], source: str, settings: Settings, channels: list[str]) -> TrackResult:
+    repo.lock_tracking(session)
+    session.refresh(article)  # what other workers committed before we took the lock
     doc = Document.from_dicts(blocks, title=title)
     result = TrackResult(article_id=article.id)  # type: ignore[arg-type]
     previous = repo.latest_version(session, article.id)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ class Feed(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     url: str = Field(unique=True, max_length=2048)
     outlet: str = Field(default="", max_length=200)
+    title: str | None = Field(default=None, max_length=1000)  # the feed's own <title>
     poll_interval_s: int = 900
     etag: str | None = Field(default=None, max_length=512)
     last_modified: str | None = Field(default=None, max_length=128)
@@ -143,3 +144,13 @@ class Alert(SQLModel, table=True):
     claimed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class TrackingLock(SQLModel, table=True):
+    """One row, updated at the start of every tracking transaction. Story matching must see
+    every story committed before it (else two workers could each start a story for the same
+    event), so tracking is serialised by this row lock; fetching and extracting stay parallel."""
+
+    __tablename__ = "tracking_lock"
+    id: int = Field(default=1, primary_key=True)
+    counter: int = 0

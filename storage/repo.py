@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 
-from storage.models import Alert, Article, ArticleTerm, ArticleVersion, Feed, FeedPoll, Finding, Story, utcnow
+from storage.models import Alert, Article, ArticleTerm, ArticleVersion, Feed, FeedPoll, Finding, Story, TrackingLock, utcnow
 
 
 def insert_ignore(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], conflict: Sequence[str]) -> list[int]:
@@ -118,6 +118,11 @@ def add_version(session: Session, article: Article, *, content_hash: str, title:
         "published_at": published_at, "blocks": json.dumps(blocks, ensure_ascii=False), "source": source, "fetched_at": utcnow(),
     }], ["article_id", "content_hash"])
     return session.get(ArticleVersion, ids[0]) if ids else None
+
+
+def lock_tracking(session: Session) -> None:
+    """Take the tracking lock for the rest of this transaction (see TrackingLock)."""
+    session.execute(update(TrackingLock).where(col(TrackingLock.id) == 1).values(counter=TrackingLock.counter + 1))
 
 
 # --- stories and the candidate index -----------------------------------------------------

@@ -53,7 +53,7 @@ def test_demo_twice_with_one_data_dir_alerts_once(cli: CliRunner, tmp_path: Path
 
 def test_ingest_flow_leaves_a_markdown_artifact(prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     from newsdelta.demo import start_site, write_demo_config
 
@@ -61,11 +61,14 @@ def test_ingest_flow_leaves_a_markdown_artifact(prefect_server: str, tmp_path: P
     from flows.ingest import ingest
 
     with start_site(tmp_path) as site:
-        summary = ingest(config_path=str(write_demo_config(tmp_path, site.base)))
+        state = ingest(config_path=str(write_demo_config(tmp_path, site.base)), return_state=True)
+    summary = state.result()
     assert len(summary["findings"]) == 1 and summary["alerts"]["sent"]
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["newsdelta-ingest"])))
-    assert artifacts and "## Findings: 1" in artifacts[-1].data
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["newsdelta-ingest"]), flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+    assert len(artifacts) == 1
+    assert "## Findings: 1" in artifacts[0].data and "## Alerts: 1 sent" in artifacts[0].data
 
 
 def test_ingest_single_feed_without_config_and_the_read_commands(cli: CliRunner, server, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

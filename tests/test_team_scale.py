@@ -1,0 +1,164 @@
+"""Team scale: the same code on PostgreSQL, two workers at once on one database, and schema
+migrations that upgrade an earlier release's database without losing rows.
+
+PostgreSQL tests use the server on 127.0.0.1:5432 (user postgres, trust auth) and create and
+drop their own database. Where none answers they skip, except under CI=true, where they fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlmodel import Session, func, select
+
+from newsdelta.settings import FeedConfig
+from seeds.server import SiteServer
+from storage.db import make_engine, migrate
+from storage.models import Alert, Article, ArticleVersion, Finding, Story
+from tests.builders import run
+from tests.conftest import ROOT
+
+PG_ADMIN = os.environ.get("NEWSDELTA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SIGNAL = "Signal Chat Controversy Overshadows Trip"
+
+
+def _admin_engine():  # type: ignore[no-untyped-def]
+    return create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+
+
+@pytest.fixture(scope="module")
+def pg_available() -> str:
+    try:
+        with _admin_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL must be reachable under CI=true: {exc}")
+        pytest.skip(f"no PostgreSQL at {PG_ADMIN}: {type(exc).__name__}")
+    return PG_ADMIN
+
+
+@pytest.fixture
+def pg_url(pg_available: str) -> Iterator[str]:
+    name = f"newsdelta_test_{uuid.uuid4().hex[:10]}"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def counts(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with Session(engine) as s:
+        return {m.__name__: s.exec(select(func.count()).select_from(m)).one() for m in (Article, ArticleVersion, Story, Finding, Alert)}
+
+
+def seed_feeds(site: SiteServer) -> list[FeedConfig]:
+    return [FeedConfig(site.url("harbor-times/feed.xml"), "Harbor Times"), FeedConfig(site.url("meridian-post/feed.xml"), "Meridian Post")]
+
+
+@pytest.mark.postgres
+def test_migrations_create_the_schema_on_postgresql(pg_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    engine = make_engine(pg_url)
+    migrate(engine)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_full_ingest_on_postgresql_and_rerun_adds_nothing(pg_url: str, settings, fetcher) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(pg_url)
+    migrate(engine)
+    s = settings.with_overrides(database_url=pg_url)
+    with SiteServer() as site:
+        run(engine, fetcher, s, seed_feeds(site))
+        assert counts(engine) == {"Article": 2, "ArticleVersion": 2, "Story": 1, "Finding": 1, "Alert": 1}
+        with Session(engine) as session:
+            finding = session.exec(select(Finding)).one()
+        assert json.loads(finding.new_sections)[0]["heading"] == SIGNAL
+        assert run(engine, fetcher, s, seed_feeds(site)) == []
+        assert counts(engine)["ArticleVersion"] == 2
+    engine.dispose()
+
+
+def _two_workers_at_once(database_url: str, home: Path, feeds: list[str]) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDELTA_")}
+    args = [sys.executable, "-m", "tests.concurrent_worker", database_url, str(home), *feeds]
+    workers = [subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=180)
+        assert worker.returncode == 0, err[-3000:]
+        outputs.append(out.strip())
+    return outputs
+
+
+def _check_once(engine) -> None:  # type: ignore[no-untyped-def]
+    assert counts(engine) == {"Article": 2, "ArticleVersion": 2, "Story": 1, "Finding": 1, "Alert": 1}
+
+
+@pytest.mark.postgres
+def test_two_workers_at_once_on_postgresql_store_everything_once(pg_url: str, tmp_path: Path) -> None:
+    engine = make_engine(pg_url)
+    migrate(engine)
+    with SiteServer() as site:
+        _two_workers_at_once(pg_url, tmp_path, [f.url for f in seed_feeds(site)])
+    _check_once(engine)
+    engine.dispose()
+
+
+def test_two_workers_at_once_on_sqlite_store_everything_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    with SiteServer() as site:
+        _two_workers_at_once(url, tmp_path, [f.url for f in seed_feeds(site)])
+    _check_once(engine)
+
+
+def _upgrade_from_first_release(url: str) -> None:
+    engine = make_engine(url)
+    migrate(engine, "0001")
+    assert "tracking_lock" not in inspect(engine).get_table_names()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO feed (url, outlet, poll_interval_s, last_status, entries_seen, new_entries, consecutive_failures, "
+                          "total_polls, total_failures, created_at) VALUES ('https://a.example/feed', 'A', 900, 'ok', 3, 1, 0, 5, 0, :t)"),
+                     {"t": "2025-01-01 00:00:00+00:00"})
+        conn.execute(text("INSERT INTO story (title, created_at, updated_at) VALUES ('S', :t, :t)"), {"t": "2025-01-01 00:00:00+00:00"})
+        conn.execute(text("INSERT INTO article (url, feed_id, outlet, title, story_id, status, first_seen_at, check_count, fetch_failures) "
+                          "VALUES ('https://a.example/1', 1, 'A', 'T', 1, 'ok', :t, 1, 0)"), {"t": "2025-01-01 00:00:00+00:00"})
+        conn.execute(text("INSERT INTO article_version (article_id, number, content_hash, title, blocks, source, fetched_at) "
+                          "VALUES (1, 1, 'abc', 'T', '[]', 'page', :t)"), {"t": "2025-01-01 00:00:00+00:00"})
+    migrate(engine)  # to head
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(ArticleVersion)).one() == 1
+        assert session.exec(select(Article)).one().url == "https://a.example/1"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT counter FROM tracking_lock WHERE id = 1")).scalar_one() == 0
+        assert conn.execute(text("SELECT title FROM feed")).scalar_one() is None
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+    engine.dispose()
+
+
+def test_database_of_the_first_release_upgrades_without_losing_rows_sqlite(tmp_path: Path) -> None:
+    _upgrade_from_first_release(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+@pytest.mark.postgres
+def test_database_of_the_first_release_upgrades_without_losing_rows_postgresql(pg_url: str) -> None:
+    _upgrade_from_first_release(pg_url)
