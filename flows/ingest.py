@@ -1,8 +1,12 @@
 """The ingest flow: poll → fetch → extract → store → match → findings → alerts.
 
 Thin by design: each task wraps one function of newsdelta.pipeline, where the logic lives.
-Network I/O has retries and timeouts; storing happens one article at a time in publication
-order, so stories form the way they were published and SQLite sees one writer."""
+Articles go through in batches (one task run per BATCH articles: per-article task runs cost
+Prefect more bookkeeping than the work itself, see README "Throughput"); within a batch, pages
+are fetched concurrently and extracted in worker processes, and a failed article is a recorded
+value, not a failed task. Batches are stored in publication order, so stories form the way
+they were published. Task retries cover crashes and database faults; an article whose fetch
+failed is due again on the next run, with backoff."""
 
 from __future__ import annotations
 
@@ -17,24 +21,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.deliver import deliver_alerts
 from flows.report import ingest_markdown
 from newsdelta import pipeline, workers
-from newsdelta.errors import ExtractionError, FetchError
-from newsdelta.extract import Extracted
-from newsdelta.fetch import Fetcher, Page
+from newsdelta.fetch import Fetcher
 from newsdelta.settings import FeedConfig, Settings, load_settings
 from storage.db import engine_for
 
 ARTICLES_PER_RUN = 500
-
-
-def _retryable(task, task_run, state) -> bool:  # type: ignore[no-untyped-def]
-    """Retry only failures that may heal (timeouts, 5xx, 429); a 404 or a PDF will not."""
-    try:
-        state.result()
-    except FetchError as exc:
-        return exc.retryable
-    except Exception:
-        return True
-    return False
+BATCH = 20  # articles per task run
 
 
 @task(name="poll_feed", retries=2, retry_delay_seconds=[5, 30], timeout_seconds=180, cache_policy=NO_CACHE)
@@ -42,23 +34,20 @@ def poll_feed(fetcher: Fetcher, database_url: str, feed_id: int) -> pipeline.Pol
     return pipeline.poll_feed(engine_for(database_url), fetcher, feed_id)
 
 
-@task(name="fetch_article", retries=2, retry_delay_seconds=[2, 15], retry_condition_fn=_retryable,
-      timeout_seconds=120, cache_policy=NO_CACHE)
-def fetch_article(fetcher: Fetcher, article_id: int, url: str) -> Page:
-    return pipeline.fetch_article(fetcher, article_id, url)
+@task(name="fetch_articles", retries=2, retry_delay_seconds=[5, 30], timeout_seconds=900, cache_policy=NO_CACHE)
+def fetch_articles(fetcher: Fetcher, database_url: str, article_ids: list[int], parallel: bool, threads: int) -> list[pipeline.Fetched]:
+    """A batch: one task run per BATCH articles keeps Prefect's bookkeeping small next to the work."""
+    return pipeline.fetch_and_extract(engine_for(database_url), fetcher, article_ids, parallel, threads)
 
 
-@task(name="extract_article", timeout_seconds=300, cache_policy=NO_CACHE)
-def extract_article(page: Page, parallel: bool) -> Extracted | ExtractionError:
-    return workers.extract(page.body, page.url, parallel)
+@task(name="store_articles", retries=2, retry_delay_seconds=[1, 5], timeout_seconds=900, cache_policy=NO_CACHE)
+def store_articles(database_url: str, batch: list[pipeline.Fetched], settings: Settings, channels: list[str]) -> list[pipeline.ArticleResult]:
+    """Store and track in order; rerunning a batch after a failure is safe (uniqueness is in the database)."""
+    engine = engine_for(database_url)
+    return [pipeline.process_article(engine, fetched, settings, channels) for fetched in batch]
 
 
-@task(name="store_article", retries=2, retry_delay_seconds=[1, 5], timeout_seconds=300, cache_policy=NO_CACHE)
-def store_article(database_url: str, fetched: pipeline.Fetched, settings: Settings, channels: list[str]) -> pipeline.ArticleResult:
-    return pipeline.process_article(engine_for(database_url), fetched, settings, channels)
-
-
-@flow(name="newsdelta-ingest", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=8))
+@flow(name="newsdelta-ingest", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
 def ingest(
     feed_urls: list[str] | None = None,
     article_urls: list[str] | None = None,
@@ -90,16 +79,12 @@ def ingest(
                 logger.info("feed %s: %s, %d entries, %d new%s", p.url, p.status, p.entries_seen, p.new_entries, f" ({p.error})" if p.error else "")
             due = pipeline.articles_due(engine, ARTICLES_PER_RUN, feed_ids if feed_urls else None)
         parallel = len(due) >= workers.MIN_ARTICLES_FOR_POOL
-        pages = {aid: fetch_article.submit(fetcher, aid, pipeline.article_url(engine, aid)) for aid in due}
-        texts = {aid: extract_article.submit(pages[aid], parallel) for aid in due}
-        for aid in due:  # articles_due orders by publication, so stories form in that order
-            try:
-                fetched = pipeline.Fetched(aid, page=pages[aid].result(), extracted=texts[aid].result())
-            except Exception as exc:  # noqa: BLE001 - the error is recorded against the article
-                fetched = pipeline.fetched_error(aid, exc)
-            result = store_article(settings.database_url, fetched, settings, channels)
-            articles.append(result)
-            logger.info("article %s: %s%s", result.url, result.status, f" ({result.error})" if result.error else "")
+        batches = [due[i : i + BATCH] for i in range(0, len(due), BATCH)]
+        fetched = [fetch_articles.submit(fetcher, settings.database_url, b, parallel, settings.concurrency) for b in batches]
+        for future in fetched:  # articles_due orders by publication, so stories form in that order
+            for result in store_articles(settings.database_url, future.result(), settings, channels):
+                articles.append(result)
+                logger.info("article %s: %s%s", result.url, result.status, f" ({result.error})" if result.error else "")
     delivery = deliver_alerts(config_path=config_path) if deliver else None
     summary = {
         "feeds": [asdict(p) for p in polls],

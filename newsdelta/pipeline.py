@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from newsdelta import metrics
 from newsdelta.errors import ExtractionError, FetchError, RateLimited
 from newsdelta.extract import Extracted, extract_article
 from newsdelta.feeds import FeedParseError, parse_feed
@@ -80,6 +81,11 @@ def feeds_due(engine: Engine, feed_ids: list[int], now: datetime | None = None) 
 
 def poll_feed(engine: Engine, fetcher: Fetcher, feed_id: int) -> PollResult:
     """Fetch (conditionally) and parse one feed; store new entries as pending articles."""
+    with metrics.stage("poll"):
+        return _poll_feed(engine, fetcher, feed_id)
+
+
+def _poll_feed(engine: Engine, fetcher: Fetcher, feed_id: int) -> PollResult:
     with session_scope(engine) as session:
         feed = session.get(Feed, feed_id)
         assert feed is not None
@@ -180,7 +186,28 @@ def article_url(engine: Engine, article_id: int) -> str:
 
 def fetch_article(fetcher: Fetcher, article_id: int, url: str) -> Page:
     """Network I/O only; raises FetchError so a task wrapper can retry retryable failures."""
-    return fetcher.get(url, "html")
+    with metrics.stage("fetch"):
+        return fetcher.get(url, "html")
+
+
+def fetch_and_extract(engine: Engine, fetcher: Fetcher, article_ids: list[int], parallel: bool, threads: int) -> list[Fetched]:
+    """Fetch a batch of articles concurrently and extract them (in worker processes when
+    `parallel`). Per-article failures are returned as values, recorded when stored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from newsdelta import workers
+
+    urls = {aid: article_url(engine, aid) for aid in article_ids}
+
+    def one(aid: int) -> Fetched:
+        try:
+            page = fetch_article(fetcher, aid, urls[aid])
+        except Exception as exc:  # noqa: BLE001 - recorded against the article
+            return fetched_error(aid, exc)
+        return Fetched(aid, page=page, extracted=workers.extract(page.body, page.url, parallel))
+
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(article_ids)))) as pool:
+        return list(pool.map(one, article_ids))
 
 
 def fetched_error(article_id: int, exc: BaseException) -> Fetched:
@@ -191,7 +218,7 @@ def fetched_error(article_id: int, exc: BaseException) -> Fetched:
 
 def process_article(engine: Engine, fetched: Fetched, settings: Settings, channels: list[str]) -> ArticleResult:
     """Extract the page (or fall back to the feed's own text), then store and track it."""
-    with session_scope(engine) as session:
+    with metrics.stage("store"), session_scope(engine) as session:
         article = session.get(Article, fetched.article_id)
         assert article is not None
         result = ArticleResult(article_id=article.id, url=article.url, status="failed")  # type: ignore[arg-type]
@@ -203,7 +230,8 @@ def process_article(engine: Engine, fetched: Fetched, settings: Settings, channe
             extracted = fetched.extracted
         elif fetched.page is not None:
             try:
-                extracted = extract_article(fetched.page.body, fetched.page.url)
+                with metrics.stage("extract"):
+                    extracted = extract_article(fetched.page.body, fetched.page.url)
             except ExtractionError as exc:
                 error = str(exc)
         if extracted is not None:

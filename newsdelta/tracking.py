@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from newsdelta import metrics
 from newsdelta.settings import Settings
 from storage import repo
 from storage.models import Article, ArticleVersion, Finding, Story, utcnow
@@ -53,13 +54,14 @@ def store_and_track(session: Session, article: Article, *, title: str, byline: s
         version.diff = json.dumps(version_diff(_doc(previous), doc), ensure_ascii=False)
         session.add(version)
 
-    if article.story_id is None:
-        comparison, pool_outlets = _join_story(session, article, doc, settings)
-        result.joined_story = comparison is not None
-        kind = "new_outlet"
-    else:
-        comparison, pool_outlets = _against_story(session, article, version, doc)
-        kind = "new_outlet" if previous is not None and previous.source == "feed" and source == "page" else "new_version"
+    with metrics.stage("match"):
+        if article.story_id is None:
+            comparison, pool_outlets = _join_story(session, article, doc, settings)
+            result.joined_story = comparison is not None
+            kind = "new_outlet"
+        else:
+            comparison, pool_outlets = _against_story(session, article, version, doc)
+            kind = "new_outlet" if previous is not None and previous.source == "feed" and source == "page" else "new_version"
     story = session.get(Story, article.story_id)
     if story is not None:
         story.updated_at = utcnow()

@@ -10,6 +10,7 @@ import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
+from newsdelta import metrics
 from newsdelta.errors import ExtractionError
 from newsdelta.extract import Extracted, extract_article
 
@@ -30,8 +31,13 @@ def pool() -> ProcessPoolExecutor:
 def extract(body: bytes, url: str, parallel: bool) -> Extracted | ExtractionError:
     """The extraction, or the ExtractionError it raised (returned, so it crosses processes as a value)."""
     try:
-        if parallel:
-            return pool().submit(extract_article, body, url).result()
-        return extract_article(body, url)
+        with metrics.stage("extract"):
+            return _extract(body, url, parallel)
     except ExtractionError as exc:
         return exc
+
+
+def _extract(body: bytes, url: str, parallel: bool) -> Extracted:
+    if parallel:
+        return pool().submit(extract_article, body, url).result()
+    return extract_article(body, url)

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from newsdelta.alerts.channels import Channel, make_channels
 from newsdelta.alerts.message import AlertMessage, build_message
 from newsdelta.alerts.render import environment
+from newsdelta import metrics
 from newsdelta.errors import AlertDeliveryError
 from newsdelta.settings import Settings
 from storage import repo
@@ -75,6 +76,11 @@ def deliver_channel(engine: Engine, settings: Settings, name: str, channel: Chan
 
 def send_alert(engine: Engine, channel: Channel, alert_id: int, sleep=time.sleep) -> str | None:  # type: ignore[no-untyped-def]
     """Send one claimed alert; honour a short Retry-After inline. Returns the error, or None."""
+    with metrics.stage("alert"):
+        return _send_alert(engine, channel, alert_id, sleep)
+
+
+def _send_alert(engine: Engine, channel: Channel, alert_id: int, sleep) -> str | None:  # type: ignore[no-untyped-def]
     message = _message(engine, alert_id)
     last: AlertDeliveryError | None = None
     for _attempt in range(INLINE_ATTEMPTS):

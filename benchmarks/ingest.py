@@ -1,0 +1,238 @@
+"""End-to-end ingest throughput, printed, run by hand (a benchmark, not a test).
+
+    python benchmarks/ingest.py [--articles N] [--feeds K] [--database-url URL] [--json]
+                                [--match-sizes 1000 10000 100000]
+
+The 181 real pages of ../shared/data/articles/scrapinghub/html are replicated to N articles
+(distinct URLs, each with its text lightly varied so every one is a distinct version), listed
+in K RSS feeds and served over HTTP on 127.0.0.1 by a separate process. Then, in this order:
+
+1. bare `trafilatura.extract` over the same pages, sequentially in one process: pages/s;
+2. the real ingest flow (Prefect) on an empty database: articles/s end to end, the ratio to (1),
+   time per stage (summed over threads: poll, fetch, extract, store, match, alert);
+3. the same stages without Prefect (same thread pool and extraction workers) on another empty
+   database: Prefect's overhead is the flow's extra wall time as a share of its wall time;
+4. peak resident memory (this process and, separately, the largest extraction worker);
+5. candidate-retrieval latency with 1k, 10k and 100k stored articles (benchmarks/matching.py).
+
+Articles per second counts articles stored; Prefect's temporary server is started (and warmed
+by a trivial flow) before anything is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import format_datetime
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PAGES = ROOT.parent / "shared/data/articles/scrapinghub/html"
+
+
+def load_pages() -> list[bytes]:
+    return [gzip.decompress(p.read_bytes()) for p in sorted(PAGES.glob("*.html.gz"))]
+
+
+def vary(page: bytes, i: int) -> bytes:
+    """Lightly varied text: a short note appended to the first paragraph."""
+    return re.sub(rb"</p>", f" (Edition {i}.)</p>".encode(), page, count=1)
+
+
+def build_site(root: Path, pages: list[bytes], articles: int, feeds: int) -> None:
+    (root / "p").mkdir(parents=True)
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    items: list[list[str]] = [[] for _ in range(feeds)]
+    for i in range(articles):
+        (root / "p" / f"{i}.html").write_bytes(vary(pages[i % len(pages)], i))
+        published = format_datetime(start + timedelta(minutes=i))
+        items[i % feeds].append(f"<item><title>Article {i}</title><link>{{BASE}}/p/{i}.html</link><guid>a{i}</guid><pubDate>{published}</pubDate></item>")
+    for k, entries in enumerate(items):
+        (root / f"feed{k}.xml").write_text(f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {k}</title><link>http://x/</link>'
+                                           f'<description>d</description>{"".join(entries)}</channel></rss>', "utf-8")
+
+
+def serve(root: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    for feed in root.glob("feed*.xml"):
+        feed.write_text(feed.read_text("utf-8").replace("{BASE}", base), "utf-8")
+    process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(root)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return process, base
+
+
+def bare_extract(pages: list[bytes]) -> float:
+    import trafilatura
+
+    started = time.perf_counter()
+    for page in pages:
+        trafilatura.extract(page)
+    return len(pages) / (time.perf_counter() - started)
+
+
+def config_for(home: Path, base: str, feeds: int) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    lines = ['[newsdelta]\nallow_hosts = ["127.0.0.1"]\nper_host_delay_s = 0.0\nconcurrency = 8\n\n[alerts]\nconsole = false\n']
+    lines += [f'[[feeds]]\nurl = "{base}/feed{k}.xml"\noutlet = "Outlet {k}"\n' for k in range(feeds)]
+    path = home / "config.toml"
+    path.write_text("\n".join(lines), "utf-8")
+    return path
+
+
+def fresh_database(url: str | None, home: Path) -> str:
+    if not url:
+        return f"sqlite:///{home / 'bench.db'}"
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+def run_flow(config: Path) -> tuple[float, dict]:
+    from flows.ingest import ingest
+    from newsdelta import metrics
+
+    metrics.reset()
+    started = time.perf_counter()
+    summary = ingest(config_path=str(config), deliver=True)
+    wall = time.perf_counter() - started
+    stored = sum(1 for a in summary["articles"] if a["status"] == "stored")
+    return wall, {"stored": stored, "stages": metrics.snapshot()}
+
+
+def run_plain(config: Path) -> tuple[float, int]:
+    """The flow's stages with the same concurrency, without Prefect."""
+    from newsdelta import pipeline, workers
+    from newsdelta.alerts import deliver_pending
+    from newsdelta.fetch import Fetcher
+    from newsdelta.settings import load_settings
+    from storage.db import engine_for
+
+    started = time.perf_counter()
+    settings = load_settings(config)
+    engine = engine_for(settings.database_url)
+    stored = 0
+    with Fetcher(settings) as fetcher, ThreadPoolExecutor(max_workers=8) as threads:
+        ids = pipeline.sync_feeds(engine, list(settings.feeds))
+        list(threads.map(lambda i: pipeline.poll_feed(engine, fetcher, i), ids))
+        due = pipeline.articles_due(engine, 100_000)
+        parallel = len(due) >= workers.MIN_ARTICLES_FOR_POOL
+
+        def fetch_extract(aid: int) -> pipeline.Fetched:
+            try:
+                page = pipeline.fetch_article(fetcher, aid, pipeline.article_url(engine, aid))
+                return pipeline.Fetched(aid, page=page, extracted=workers.extract(page.body, page.url, parallel))
+            except Exception as exc:  # noqa: BLE001
+                return pipeline.fetched_error(aid, exc)
+
+        for fetched in threads.map(fetch_extract, due):
+            stored += pipeline.process_article(engine, fetched, settings, settings.alert_channels).status == "stored"
+    deliver_pending(engine, settings)
+    return time.perf_counter() - started, stored
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=362)
+    parser.add_argument("--feeds", type=int, default=8)
+    parser.add_argument("--database-url", help="default: SQLite files in a temporary directory (PostgreSQL: the public schema is reset!)")
+    parser.add_argument("--match-sizes", type=int, nargs="*", default=[1000, 10000, 100000])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    tmp = Path(tempfile.mkdtemp(prefix="newsdelta-bench-"))
+    server = None
+    try:
+        pages = load_pages()
+        build_site(tmp / "site", pages, args.articles, args.feeds)
+        server, base = serve(tmp / "site")
+        log = (lambda *a: print(*a, file=sys.stderr, flush=True))
+        log(f"{args.articles} articles in {args.feeds} feeds at {base}")
+        bare = bare_extract(pages)
+        log(f"bare trafilatura.extract: {bare:.1f} pages/s (one process, {len(pages)} pages)")
+
+        from prefect import flow
+
+        flow(lambda: None, name="warm-up")()  # start Prefect's temporary server before timing
+
+        os.environ["NEWSDELTA_HOME"] = str(tmp / "flow")
+        os.environ["NEWSDELTA_DATABASE_URL"] = fresh_database(args.database_url, tmp / "flow")
+        flow_wall, flow_info = run_flow(config_for(tmp / "flow", base, args.feeds))
+        log(f"flow: {flow_info['stored']} stored in {flow_wall:.1f}s")
+
+        os.environ["NEWSDELTA_HOME"] = str(tmp / "plain")
+        os.environ["NEWSDELTA_DATABASE_URL"] = fresh_database(args.database_url, tmp / "plain")
+        from storage.db import engine_for
+        engine_for.cache_clear()
+        plain_wall, plain_stored = run_plain(config_for(tmp / "plain", base, args.feeds))
+        log(f"plain: {plain_stored} stored in {plain_wall:.1f}s")
+
+        matching = {}
+        if args.match_sizes:
+            from benchmarks.matching import articles as match_articles, bench_retrieval
+
+            matching = bench_retrieval(None if not args.database_url else fresh_database(args.database_url, tmp), args.match_sizes, match_articles())
+
+        self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        articles_per_s = flow_info["stored"] / flow_wall
+        result = {
+            "articles": args.articles, "feeds": args.feeds,
+            "database": (args.database_url or "sqlite").split("://")[0].split("+")[0],
+            "articles_per_s": round(articles_per_s, 2),
+            "bare_extract_pages_per_s": round(bare, 2),
+            "ratio": round(articles_per_s / bare, 3),
+            "flow_wall_s": round(flow_wall, 2), "plain_wall_s": round(plain_wall, 2),
+            "prefect_overhead_fraction": round(max(0.0, flow_wall - plain_wall) / flow_wall, 3),
+            "stage_seconds": {k: v["seconds"] for k, v in flow_info["stages"].items()},
+            "peak_rss_mb": round(self_rss, 1), "peak_rss_worker_mb": round(child_rss, 1),
+            "match_ms": matching,
+        }
+    finally:
+        if server is not None:
+            server.terminate()
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"ingest of {result['articles']} articles from {result['feeds']} feeds ({result['database']}):")
+    print(f"  end to end (Prefect flow): {result['articles_per_s']} articles/s   bare trafilatura, one process: "
+          f"{result['bare_extract_pages_per_s']} pages/s   ratio {result['ratio']} (target >= 1)")
+    print(f"  Prefect overhead: {result['prefect_overhead_fraction']:.1%} of wall time (flow {result['flow_wall_s']}s, same stages without Prefect {result['plain_wall_s']}s; target < 15%)")
+    print(f"  time per stage (summed over threads): " + ", ".join(f"{k} {v:.1f}s" for k, v in result["stage_seconds"].items()))
+    print(f"  peak RSS: {result['peak_rss_mb']} MB (this process), {result['peak_rss_worker_mb']} MB (largest child)")
+    for size, r in result["match_ms"].items():
+        print(f"  match (candidate retrieval) with {int(size):>7} stored articles: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms")
+
+
+if __name__ == "__main__":
+    main()
