@@ -58,20 +58,28 @@ def thousand_words(ps: list[str], pool: list[list[str]], rng: random.Random) -> 
 
 
 def bench_compare(pool: list[list[str]], pairs: int = 60) -> dict[str, float]:
+    """Cold: the per-sentence analysis cache cleared before each pair (a story seen for the
+    first time). Warm: the same pairs again (the pipeline re-reads a story's sentences)."""
+    from textdelta.terms import analyse
+
     rng = random.Random(1)
-    timings = []
+    timings, warm = [], []
     for ps in pool[:pairs]:
         old = thousand_words(ps, pool, rng)
         new = list(old)
         new.insert(len(new) // 2, rng.choice(rng.choice(pool)))
         new[1] = new[1].replace(" the ", " this ", 1)
         a, b = doc_of(old), doc_of(new)
+        analyse.cache_clear()
         started = time.perf_counter()
         compare(a, b)
         timings.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        compare(a, b)
+        warm.append((time.perf_counter() - started) * 1000)
     words = statistics.median(len(" ".join(thousand_words(ps, pool, random.Random(1))).split()) for ps in pool[:10])
     return {"pairs": len(timings), "words_per_article_median": words, "p50_ms": round(statistics.median(timings), 2),
-            "p95_ms": round(sorted(timings)[int(len(timings) * 0.95) - 1], 2)}
+            "p95_ms": round(sorted(timings)[int(len(timings) * 0.95) - 1], 2), "warm_p50_ms": round(statistics.median(warm), 2)}
 
 
 def fill_index(engine, count: int, signatures: list[list[str]], start: int) -> None:  # type: ignore[no-untyped-def]
@@ -144,7 +152,8 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         return
     c = result["compare_1000_words"]
-    print(f"compare, ~{c['words_per_article_median']:.0f}-word articles, {c['pairs']} pairs: p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms (target p50 <= 20 ms)")
+    print(f"compare, ~{c['words_per_article_median']:.0f}-word articles, {c['pairs']} pairs, cold: p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms; "
+          f"warm: p50 {c['warm_p50_ms']} ms (target p50 <= 20 ms)")
     for size, r in result["retrieval"].items():
         print(f"candidate retrieval, {int(size):>7} stored articles ({result['database']}): p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms (target p50 <= 20 ms at 100,000)")
 

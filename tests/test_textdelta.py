@@ -125,3 +125,24 @@ def test_signature_terms_prefer_names_and_numbers(original: Document) -> None:
 
 def test_empty_documents_are_not_the_same_story() -> None:
     assert not compare(Document.from_blocks([]), parse_plain_text("Something happened today in the city.")).same_story
+
+
+def test_semantic_scorer_decides_only_the_ambiguous_band(original: Document, rewrite: Document) -> None:
+    """The optional scorer is consulted for sentences just below the lexical threshold and no others."""
+    from textdelta import Thresholds
+
+    asked: list[str] = []
+
+    class AlwaysSimilar:
+        def similarity(self, new: str, old: list[str]) -> list[float]:
+            asked.append(new)
+            return [1.0 for _ in old]
+
+    th = Thresholds()
+    plain = compare(original, rewrite, th)
+    helped = compare(original, rewrite, th, semantic=AlwaysSimilar())
+    coverage = {a.new: a.coverage for a in plain.alignments}
+    assert asked, "some seed sentences fall in the ambiguous band"
+    assert all(coverage[s] >= th.aligned - th.ambiguous for s in asked), "clearly new sentences are never sent to the model"
+    assert set(helped.new_sentences) < set(plain.new_sentences)
+    assert set(plain.new_sentences) - set(helped.new_sentences) <= set(asked)

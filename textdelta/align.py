@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Protocol
 
-from textdelta.terms import IdfTable, facts, name_terms, quotations, term_weights
+from textdelta.terms import IdfTable, analyse, default_idf, facts, name_terms, quotations, term_weights
 
 CANDIDATES = 5  # old sentences considered per new sentence for merges
 
@@ -48,6 +48,9 @@ class SemanticScorer(Protocol):
 
 
 def make_sentence(text: str, block: int, doc: int, idf: IdfTable) -> Sentence:
+    if idf is default_idf():
+        weights, names, sentence_facts = analyse(text)
+        return Sentence(text=text, block=block, doc=doc, terms=dict(weights), quotes=quotations(text), facts=set(sentence_facts), names=set(names))
     return Sentence(text=text, block=block, doc=doc, terms=term_weights(text, idf), quotes=quotations(text), facts=facts(text), names=name_terms(text))
 
 

@@ -142,6 +142,23 @@ def facts(text: str) -> set[str]:
     return out
 
 
+@lru_cache(maxsize=65536)
+def analyse(text: str) -> tuple[tuple[tuple[str, float], ...], frozenset[str], frozenset[str]]:
+    """One tokenising pass for what alignment needs of a sentence: its weighted terms, the terms
+    written as names, and its facts. Cached by text: a story's sentences are compared again
+    every time a new telling arrives."""
+    idf = default_idf()
+    weights: dict[str, float] = {}
+    names = set()
+    for term, is_name in tokens(text):
+        w = idf.weight(term) * (NAME_BONUS if is_name else 1.0)
+        if w > weights.get(term, 0.0):
+            weights[term] = w
+        if is_name:
+            names.add(term)
+    return tuple(weights.items()), frozenset(names), frozenset(facts(text))
+
+
 def name_terms(text: str) -> set[str]:
     """Terms written as names (capitalised mid-sentence): who and where, not what happened."""
     return {term for term, is_name in tokens(text) if is_name}
