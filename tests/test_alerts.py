@@ -296,3 +296,34 @@ def test_demo_with_both_channels_sends_one_slack_message_and_one_email_and_a_rer
         assert "secret-token-xyz" not in result.output
     assert len(slack_posts(slack)) == 1 and len(smtp.messages) == 1
     assert SIGNAL in slack_posts(slack)[0]["text"] and SIGNAL in smtp.messages[0]["Subject"]
+
+
+def test_email_login_is_used_and_a_refused_password_is_reported_without_the_password(engine, fetcher, settings) -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    logins: list[tuple[str, str]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        assert isinstance(auth_data, LoginPassword)
+        logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=auth_data.password == b"right-password", handled=False)  # aiosmtpd sends the 235/535
+
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False)
+    controller.start()
+    try:
+        base = settings.with_overrides(console_alerts=False, smtp_host="127.0.0.1", smtp_port=port, smtp_tls="none",
+                                       smtp_user="alerts", email_to=("desk@newsroom.test",))
+        seed_finding(engine, fetcher, base)
+        wrong = deliver_pending(engine, base.with_overrides(smtp_password="wrong-password"))
+        error = next(iter(wrong.failed.values()))
+        assert "login refused (535)" in error and "wrong-password" not in error
+        right = deliver_pending(engine, base.with_overrides(smtp_password="right-password"), force=True)
+        assert len(right.sent) == 1 and len(inbox.messages) == 1
+        assert logins[-1] == ("alerts", "right-password")
+        assert logins[:-1] and set(logins[:-1]) == {("alerts", "wrong-password")}  # smtplib tries each offered mechanism
+    finally:
+        controller.stop()
