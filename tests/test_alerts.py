@@ -76,6 +76,21 @@ def seed_finding(engine, fetcher, settings: Settings) -> None:  # type: ignore[n
         run(engine, fetcher, settings, feeds, channels=tuple(settings.alert_channels))
 
 
+def plant_in_finding(engine, paragraph: str, heading: str | None = None) -> Finding:  # type: ignore[no-untyped-def]
+    """Put hostile text into the stored finding, as if an article had carried it."""
+    with Session(engine) as session:
+        finding = session.exec(select(Finding)).one()
+        sections = json.loads(finding.new_sections)
+        sections[0]["paragraphs"][0] = paragraph
+        if heading is not None:
+            sections[0]["heading"] = heading
+        finding.new_sections = json.dumps(sections)
+        session.add(finding)
+        session.commit()
+        session.refresh(finding)
+        return finding
+
+
 def slack_posts(server: ScriptedServer) -> list[dict]:
     return [json.loads(r.body) for r in server.hits(HOOK)]
 
@@ -111,14 +126,8 @@ def test_slack_escapes_untrusted_article_text() -> None:
 def test_hostile_article_cannot_ping_or_forge_links_in_slack(engine, fetcher, settings, slack) -> None:
     s = configured(settings, slack, None)
     seed_finding(engine, fetcher, s)
+    finding = plant_in_finding(engine, "<!channel> read <https://evil.example|this> now <@U999>", heading="<!here> *urgent*")
     with Session(engine) as session:
-        finding = session.exec(select(Finding)).one()
-        sections = json.loads(finding.new_sections)
-        sections[0]["paragraphs"][0] = "<!channel> read <https://evil.example|this> now <@U999>"
-        sections[0]["heading"] = "<!here> *urgent*"
-        finding.new_sections = json.dumps(sections)
-        session.add(finding)
-        session.commit()
         message = build_message(session, finding)
     rendered = json.dumps(render_slack(environment(), message))
     assert "<!channel>" not in rendered and "<!here>" not in rendered and "<@U999>" not in rendered and "<https://evil" not in rendered
@@ -199,13 +208,7 @@ def test_email_is_multipart_with_subject_naming_story_and_outlet(engine, fetcher
 def test_email_html_escapes_article_markup(engine, fetcher, settings, smtp) -> None:
     s = configured(settings, None, smtp)
     seed_finding(engine, fetcher, s)
-    with Session(engine) as session:
-        finding = session.exec(select(Finding)).one()
-        sections = json.loads(finding.new_sections)
-        sections[0]["paragraphs"][0] = '<script>alert(1)</script><a href="https://evil.example">x</a>'
-        finding.new_sections = json.dumps(sections)
-        session.add(finding)
-        session.commit()
+    plant_in_finding(engine, '<script>alert(1)</script><a href="https://evil.example">x</a>')
     deliver_pending(engine, s)
     html = smtp.messages[0].get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html and 'href="https://evil.example"' not in html
@@ -327,3 +330,11 @@ def test_email_login_is_used_and_a_refused_password_is_reported_without_the_pass
         assert logins[:-1] and set(logins[:-1]) == {("alerts", "wrong-password")}  # smtplib tries each offered mechanism
     finally:
         controller.stop()
+
+
+def test_templates_can_be_overridden_per_channel(engine, fetcher, settings, slack, tmp_path) -> None:
+    (tmp_path / "slack.json.j2").write_text('{"text": {{ ("Desk: " ~ (m.story_title | slack)) | json }}, "blocks": []}')
+    s = configured(settings, slack, None).with_overrides(templates_dir=tmp_path)
+    seed_finding(engine, fetcher, s)
+    deliver_pending(engine, s)
+    assert slack_posts(slack) == [{"text": "Desk: Hegseth announces plan for US command upgrades in Japan to deter China", "blocks": []}]
