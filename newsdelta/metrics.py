@@ -19,10 +19,14 @@ def stage(name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        elapsed = time.perf_counter() - started
-        with _lock:
-            _totals[name] = _totals.get(name, 0.0) + elapsed
-            _counts[name] = _counts.get(name, 0) + 1
+        add(name, time.perf_counter() - started)
+
+
+def add(name: str, seconds: float) -> None:
+    """Record time measured elsewhere (in a worker process, say)."""
+    with _lock:
+        _totals[name] = _totals.get(name, 0.0) + seconds
+        _counts[name] = _counts.get(name, 0) + 1
 
 
 def snapshot() -> dict[str, dict[str, float]]:
