@@ -229,7 +229,7 @@ def main() -> None:
     print(f"  end to end (Prefect flow): {result['articles_per_s']} articles/s   bare trafilatura, one process: "
           f"{result['bare_extract_pages_per_s']} pages/s   ratio {result['ratio']} (target >= 1)")
     print(f"  Prefect overhead: {result['prefect_overhead_fraction']:.1%} of wall time (flow {result['flow_wall_s']}s, same stages without Prefect {result['plain_wall_s']}s; target < 15%)")
-    print(f"  time per stage (summed over threads; extract: time inside trafilatura, in whichever process): " + ", ".join(f"{k} {v:.1f}s" for k, v in result["stage_seconds"].items()))
+    print("  time per stage (summed over threads; extract: time inside trafilatura, in whichever process): " + ", ".join(f"{k} {v:.1f}s" for k, v in result["stage_seconds"].items()))
     print(f"  peak RSS: {result['peak_rss_mb']} MB (this process), {result['peak_rss_worker_mb']} MB (largest child)")
     for size, r in result["match_ms"].items():
         print(f"  match (candidate retrieval) with {int(size):>7} stored articles: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms")

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from storage import repo
 from storage.db import session_scope
-from storage.models import Alert, Article, Finding, Story
+from storage.models import Finding, Story
 
 
 def feeds_view(engine: Engine) -> list[dict[str, Any]]:

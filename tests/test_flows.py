@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from newsdelta.cli import app
 from storage.db import make_engine
 from storage.models import Alert, ArticleVersion, Finding
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import SEEDS
 from tests.httpserver import Reply
 
 pytestmark = pytest.mark.prefect

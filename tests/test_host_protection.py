@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from newsdelta import pipeline
 from newsdelta.errors import BlockedURL
 from newsdelta.fetch import Fetcher
 from newsdelta.settings import FeedConfig, load_settings
 from newsdelta.urls import HostPolicy
-from storage.models import Article, Feed
+from storage.models import Article
 from tests.builders import rss, run
 from tests.httpserver import Reply
 

@@ -188,3 +188,12 @@ def test_postgresql_dropping_every_connection_mid_run_costs_nothing(pg_url: str,
             assert pipeline.process_article(engine, pipeline.Fetched(aid, page=page), s, ["console"]).status == "stored"
     _check_once(engine)
     engine.dispose()
+
+
+def test_a_fresh_data_directory_is_created_for_the_sqlite_file(tmp_path: Path) -> None:
+    """Flows started by a worker (not the CLI) must not depend on someone creating NEWSDELTA_HOME."""
+    url = f"sqlite:///{tmp_path / 'not' / 'yet' / 'there' / 'newsdelta.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    assert (tmp_path / "not" / "yet" / "there" / "newsdelta.db").exists()
+    engine.dispose()
