@@ -63,17 +63,6 @@ def alerts_view(engine: Engine, status: str | None = None) -> list[dict[str, Any
         return rows
 
 
-def article_view(engine: Engine, url: str) -> dict[str, Any] | None:
-    with session_scope(engine) as session:
-        article = repo.article_by_url(session, url)
-        if article is None:
-            return None
-        versions = [{"number": v.number, "fetched_at": _iso(v.fetched_at), "source": v.source,
-                     "diff": json.loads(v.diff) if v.diff else None} for v in repo.versions(session, article.id)]  # type: ignore[arg-type]
-        return {"id": article.id, "url": article.url, "outlet": article.outlet, "title": article.title,
-                "status": article.status, "story_id": article.story_id, "error": article.last_error, "versions": versions}
-
-
 def _finding(f: Finding) -> dict[str, Any]:
     return {"id": f.id, "kind": f.kind, "outlet": f.outlet, "compared_outlets": json.loads(f.compared_outlets),
             "score": f.score, "article_id": f.article_id, "version_id": f.version_id, "created_at": _iso(f.created_at),

@@ -10,7 +10,7 @@ from typing import Iterator
 
 from pathlib import Path
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
@@ -61,10 +61,6 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)
-
-
-def table_names(engine: Engine) -> list[str]:
-    return sorted(inspect(engine).get_table_names())
 
 
 @contextmanager

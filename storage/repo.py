@@ -65,10 +65,6 @@ def record_poll(session: Session, feed: Feed, *, status: str, http_status: int |
     session.add(FeedPoll(feed_id=feed.id, polled_at=now, status=status, http_status=http_status, entries_seen=seen, new_entries=new, error=error))  # type: ignore[arg-type]
 
 
-def feed_history(session: Session, feed_id: int, limit: int = 10) -> list[FeedPoll]:
-    return list(session.exec(select(FeedPoll).where(FeedPoll.feed_id == feed_id).order_by(col(FeedPoll.id).desc()).limit(limit)))
-
-
 # --- articles and versions ---------------------------------------------------------------
 
 def add_articles(session: Session, rows: list[dict[str, Any]]) -> list[int]:

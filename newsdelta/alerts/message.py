@@ -45,10 +45,6 @@ class AlertMessage:
             what = f'updated: {what}'
         return f'New section in story: "{_clip(self.story_title, 80)}" — {self.article.outlet or "an outlet"} {what}'
 
-    @property
-    def plain_summary(self) -> str:
-        return self.subject
-
 
 def build_message(session: Session, finding: Finding, dedup_key: str = "") -> AlertMessage:
     story = session.get(Story, finding.story_id)
