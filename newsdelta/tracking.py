@@ -50,13 +50,14 @@ def store_and_track(session: Session, article: Article, *, title: str, byline: s
         session.add(article)
         return result
     result.version_id, result.version_number = version.id, version.number
+    terms = signature_terms(f"{title}\n{doc.text}")  # the story lookup and the index share them
     if previous is not None:
         version.diff = json.dumps(version_diff(_doc(previous), doc), ensure_ascii=False)
         session.add(version)
 
     with metrics.stage("match"):
         if article.story_id is None:
-            comparison, pool_outlets = _join_story(session, article, doc, settings)
+            comparison, pool_outlets = _join_story(session, article, doc, terms, settings)
             result.joined_story = comparison is not None
             kind = "new_outlet"
         else:
@@ -69,7 +70,7 @@ def store_and_track(session: Session, article: Article, *, title: str, byline: s
     result.story_id = article.story_id
     session.add(article)
     session.flush()
-    repo.index_terms(session, article, signature_terms(f"{title}\n{doc.text}"), published_at or article.first_seen_at)
+    repo.index_terms(session, article, terms, published_at or article.first_seen_at)
 
     if comparison is not None:
         result.score = comparison.score
@@ -80,10 +81,10 @@ def store_and_track(session: Session, article: Article, *, title: str, byline: s
     return result
 
 
-def _join_story(session: Session, article: Article, doc: Document, settings: Settings) -> tuple[Comparison | None, list[str]]:
+def _join_story(session: Session, article: Article, doc: Document, terms: list[str],
+                settings: Settings) -> tuple[Comparison | None, list[str]]:
     """Find the story this article tells, if any; otherwise start one."""
     since = (article.published_at or utcnow()) - timedelta(days=settings.match_window_days)
-    terms = signature_terms(f"{doc.title}\n{doc.text}")
     best: tuple[Comparison, int, list[str]] | None = None
     for story_id, _hits in repo.candidate_stories(session, terms, since, article.outlet or None, article.id):
         members = [(a, v) for a, v in repo.story_versions(session, story_id) if a.id != article.id]
