@@ -71,9 +71,11 @@ class ExtractionError(NewsdeltaError):
 
 
 class AlertDeliveryError(NewsdeltaError):
-    """A channel refused or failed to take an alert. `retry_after_s` is set when it asked us to wait."""
+    """A channel refused or failed to take an alert. `retry_after_s` is set when it asked us to
+    wait; `transient` when trying again at once may succeed (a 5xx from the service)."""
 
-    def __init__(self, channel: str, reason: str, retry_after_s: float | None = None) -> None:
+    def __init__(self, channel: str, reason: str, retry_after_s: float | None = None, transient: bool = False) -> None:
         self.channel = channel
         self.retry_after_s = retry_after_s
+        self.transient = transient
         super().__init__(f"{channel}: {reason}")

@@ -60,7 +60,8 @@ class SlackChannel:
             raise AlertDeliveryError(self.name, f"webhook unreachable ({type(exc).__name__})") from None
         if response.status_code == 429 or response.status_code >= 500:
             raise AlertDeliveryError(self.name, f"webhook answered HTTP {response.status_code}",
-                                     retry_after_s=parse_retry_after(response.headers.get("retry-after")))
+                                     retry_after_s=parse_retry_after(response.headers.get("retry-after")),
+                                     transient=response.status_code >= 500)
         if response.status_code != 200:
             # 4xx other than 429: the webhook was revoked or the payload refused; say which, not the URL.
             raise AlertDeliveryError(self.name, f"webhook answered HTTP {response.status_code}: {response.text[:200]}")

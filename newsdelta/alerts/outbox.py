@@ -91,7 +91,7 @@ def _send_alert(engine: Engine, channel: Channel, alert_id: int, sleep) -> str |
             if exc.retry_after_s is not None and exc.retry_after_s <= MAX_INLINE_RETRY_AFTER_S:
                 sleep(exc.retry_after_s)
                 continue
-            if exc.retry_after_s is None and "HTTP 5" in str(exc):
+            if exc.retry_after_s is None and exc.transient:
                 sleep(1.0)
                 continue
             break
