@@ -272,8 +272,7 @@ def _schedule_recheck(article: Article, settings: Settings, success: bool) -> No
         if article.fetch_failures >= MAX_ARTICLE_FAILURES and article.status != "feed_only":
             article.status, article.next_check_at = "gone", None
             return
-    first_seen = article.first_seen_at if article.first_seen_at.tzinfo else article.first_seen_at.replace(tzinfo=now.tzinfo)
-    if now - first_seen > timedelta(days=settings.recheck_for_days):
+    if now - article.first_seen_at > timedelta(days=settings.recheck_for_days):
         article.next_check_at = None
         return
     article.next_check_at = now + timedelta(minutes=settings.recheck_first_minutes) * 2 ** min(step - 1, 12)

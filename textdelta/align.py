@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Protocol
 
-from textdelta.terms import IdfTable, analyse, default_idf, facts, name_terms, quotations, term_weights
+from textdelta.terms import analyse, quotations
 
 CANDIDATES = 5  # old sentences considered per new sentence for merges
 
@@ -47,11 +47,10 @@ class SemanticScorer(Protocol):
     def similarity(self, new: str, old: list[str]) -> list[float]: ...
 
 
-def make_sentence(text: str, block: int, doc: int, idf: IdfTable) -> Sentence:
-    if idf is default_idf():
-        weights, names, sentence_facts = analyse(text)
-        return Sentence(text=text, block=block, doc=doc, terms=dict(weights), quotes=quotations(text), facts=set(sentence_facts), names=set(names))
-    return Sentence(text=text, block=block, doc=doc, terms=term_weights(text, idf), quotes=quotations(text), facts=facts(text), names=name_terms(text))
+def make_sentence(text: str, block: int, doc: int) -> Sentence:
+    weights, names, sentence_facts = analyse(text)
+    return Sentence(text=text, block=block, doc=doc, terms=dict(weights), quotes=quotations(text),
+                    facts=set(sentence_facts), names=set(names))
 
 
 class OldPool:

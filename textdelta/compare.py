@@ -14,7 +14,6 @@ from textdelta.align import Match, OldPool, SemanticScorer, Sentence, conflictin
 from textdelta.blocks import Document
 from textdelta.normalize import normalize_text
 from textdelta.sentences import split_sentences
-from textdelta.terms import IdfTable, default_idf
 
 Status = Literal["old", "changed", "new"]
 MAX_GAP = 3  # unclaimed old sentences between two anchors that a paraphrase may fill
@@ -91,9 +90,8 @@ def compare(
     new: Document,
     thresholds: Thresholds | None = None,
     semantic: SemanticScorer | None = None,
-    idf: IdfTable | None = None,
 ) -> Comparison:
-    return compare_to_story([old], new, thresholds, semantic, idf)
+    return compare_to_story([old], new, thresholds, semantic)
 
 
 def compare_to_story(
@@ -101,7 +99,6 @@ def compare_to_story(
     new: Document,
     thresholds: Thresholds | None = None,
     semantic: SemanticScorer | None = None,
-    idf: IdfTable | None = None,
 ) -> Comparison:
     """Compare `new` with every document a story already holds (outlets and versions).
 
@@ -109,9 +106,8 @@ def compare_to_story(
     telling should match on its own); new material is what no document of the story had.
     """
     th = thresholds or Thresholds()
-    idf = idf or default_idf()
-    new_sentences = _sentences(new, 0, idf, paragraphs_only=True)
-    old_sentences = [s for d, doc in enumerate(story) for s in _sentences(doc, d, idf, paragraphs_only=False)]
+    new_sentences = _sentences(new, 0, paragraphs_only=True)
+    old_sentences = [s for d, doc in enumerate(story) for s in _sentences(doc, d, paragraphs_only=False)]
     if not new_sentences or not old_sentences:
         return Comparison(same_story=False, score=0.0)
 
@@ -142,13 +138,13 @@ def compare_to_story(
     )
 
 
-def _sentences(doc: Document, d: int, idf: IdfTable, paragraphs_only: bool) -> list[Sentence]:
+def _sentences(doc: Document, d: int, paragraphs_only: bool) -> list[Sentence]:
     out = []
     for b, block in enumerate(doc.blocks):
         if block.kind == "paragraph":
-            out.extend(make_sentence(t, b, d, idf) for t in split_sentences(block.text))
+            out.extend(make_sentence(t, b, d) for t in split_sentences(block.text))
         elif not paragraphs_only:
-            out.append(make_sentence(block.text, b, d, idf))
+            out.append(make_sentence(block.text, b, d))
     return out
 
 

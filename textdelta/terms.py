@@ -116,17 +116,6 @@ def tokens(text: str) -> list[tuple[str, bool]]:
     return out
 
 
-def term_weights(text: str, idf: IdfTable | None = None) -> dict[str, float]:
-    """Distinct content terms of a text with their rarity weight (names count a little more)."""
-    idf = idf or default_idf()
-    weights: dict[str, float] = {}
-    for term, is_name in tokens(text):
-        w = idf.weight(term) * (NAME_BONUS if is_name else 1.0)
-        if w > weights.get(term, 0.0):
-            weights[term] = w
-    return weights
-
-
 _WEEKDAYS_MONTHS = {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
     "march", "april", "june", "july", "august", "september", "october", "november", "december",
@@ -157,11 +146,6 @@ def analyse(text: str) -> tuple[tuple[tuple[str, float], ...], frozenset[str], f
         if is_name:
             names.add(term)
     return tuple(weights.items()), frozenset(names), frozenset(facts(text))
-
-
-def name_terms(text: str) -> set[str]:
-    """Terms written as names (capitalised mid-sentence): who and where, not what happened."""
-    return {term for term, is_name in tokens(text) if is_name}
 
 
 def quotations(text: str) -> set[str]:
