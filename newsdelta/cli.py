@@ -18,6 +18,7 @@ app = typer.Typer(help="newsdelta: what changed inside an article, and what a re
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 ConfigOption = typer.Option(None, "--config", "-c", help="TOML config file (default: $NEWSDELTA_CONFIG or DATA_DIR/config.toml).")
+SemanticOption = typer.Option(False, "--semantic", help="Let sentence embeddings (extra 'semantic') decide ambiguous sentences.")
 JsonOption = typer.Option(False, "--json", help="Print one JSON document instead of text.")
 
 
@@ -209,13 +210,13 @@ def deliver(config: Optional[Path] = ConfigOption, force: bool = typer.Option(Fa
 
 
 @app.command()
-def compare(old: Path, new: Path, as_json: bool = JsonOption) -> None:
+def compare(old: Path, new: Path, as_json: bool = JsonOption, semantic: bool = SemanticOption) -> None:
     """Compare two versions or tellings: same story? what does NEW add? (HTML or plain text files)."""
     from newsdelta.documents import load_document
     from textdelta import compare as run_compare
 
     try:
-        result = run_compare(load_document(old), load_document(new))
+        result = run_compare(load_document(old), load_document(new), semantic=_semantic_scorer(semantic))
     except (OSError, NewsdeltaError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -245,11 +246,24 @@ def compare(old: Path, new: Path, as_json: bool = JsonOption) -> None:
 
 
 @app.command()
-def evaluate(as_json: bool = JsonOption, fit: bool = typer.Option(False, "--fit", help="Refit thresholds on the fit split and print them.")) -> None:
+def evaluate(as_json: bool = JsonOption, fit: bool = typer.Option(False, "--fit", help="Refit thresholds on the fit split and print them."),
+             semantic: bool = SemanticOption) -> None:
     """Evaluate story matching and new-paragraph detection on the seeds and the labelled set."""
     from newsdelta.evaluation import main as run_evaluation
 
-    run_evaluation(as_json=as_json, fit_thresholds=fit)
+    run_evaluation(as_json=as_json, fit_thresholds=fit, semantic=_semantic_scorer(semantic))
+
+
+def _semantic_scorer(wanted: bool) -> Any:
+    if not wanted:
+        return None
+    from textdelta.semantic import MiniLMScorer, SemanticUnavailable
+
+    try:
+        return MiniLMScorer()
+    except SemanticUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

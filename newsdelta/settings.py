@@ -47,6 +47,7 @@ class Settings:
     per_host_delay_s: float = 1.0
     concurrency: int = 8
     match_window_days: float = 7.0
+    semantic: bool = False  # sentence embeddings for ambiguous sentences (extra `semantic`)
     recheck_first_minutes: float = 30.0
     recheck_for_days: float = 14.0
     # Alerts. Secrets come from the environment (or Prefect Secret blocks named below).
@@ -106,6 +107,7 @@ SETTINGS_DOC: tuple[Setting, ...] = (
     Setting("per_host_delay_s", "NEWSDELTA_PER_HOST_DELAY_S", "Minimum seconds between two requests to the same host."),
     Setting("concurrency", "NEWSDELTA_CONCURRENCY", "Articles fetched and processed at once."),
     Setting("match_window_days", None, "How far back a new article looks for a story to join."),
+    Setting("semantic", "NEWSDELTA_SEMANTIC", "true: let sentence embeddings decide sentences the words leave ambiguous (needs the 'semantic' extra)."),
     Setting("recheck_first_minutes", None, "First re-fetch of an article after this long; the interval doubles each time."),
     Setting("recheck_for_days", None, "Articles older than this are no longer re-fetched."),
     Setting("slack_webhook_url", "NEWSDELTA_SLACK_WEBHOOK_URL", "Slack incoming webhook URL (secret: environment only)."),
@@ -127,6 +129,7 @@ SETTINGS_DOC: tuple[Setting, ...] = (
 _ENV_CASTS: dict[str, Any] = {
     "NEWSDELTA_PER_HOST_DELAY_S": ("per_host_delay_s", float),
     "NEWSDELTA_CONCURRENCY": ("concurrency", int),
+    "NEWSDELTA_SEMANTIC": ("semantic", lambda v: _flag(v)),
     "NEWSDELTA_SLACK_WEBHOOK_URL": ("slack_webhook_url", str),
     "NEWSDELTA_SMTP_HOST": ("smtp_host", str),
     "NEWSDELTA_SMTP_PORT": ("smtp_port", int),
@@ -137,6 +140,15 @@ _ENV_CASTS: dict[str, Any] = {
     "NEWSDELTA_EMAIL_TO": ("email_to", lambda v: _split(v)),
     "NEWSDELTA_TEMPLATES_DIR": ("templates_dir", Path),
 }
+
+
+def _flag(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
 
 
 def default_home() -> Path:
@@ -227,6 +239,11 @@ def _validate(s: Settings) -> None:
     for feed in s.feeds:
         if not feed.url.startswith(("http://", "https://")):
             raise ConfigError(f"feed url must be http(s): {feed.url}")
+    if s.semantic:
+        from textdelta import semantic
+
+        if not semantic.available():
+            raise ConfigError(f"semantic = true needs the semantic extra: {semantic.INSTALL_HINT}")
 
 
 def _split(value: str) -> tuple[str, ...]:

@@ -10,15 +10,19 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlmodel import Session
 
 from newsdelta import metrics
+from newsdelta.errors import ConfigError
 from newsdelta.settings import Settings
 from storage import repo
 from storage.models import Article, ArticleVersion, Finding, Story, utcnow
-from textdelta import Comparison, Document, compare, compare_to_story, content_hash, signature_terms
+from textdelta import Comparison, Document, compare, compare_to_story, content_hash
+from textdelta.align import SemanticScorer
 from textdelta.normalize import text_key
+from textdelta.terms import article_terms
 
 
 @dataclass
@@ -34,7 +38,8 @@ class TrackResult:
 
 
 def store_and_track(session: Session, article: Article, *, title: str, byline: str | None, published_at: datetime | None,
-                    blocks: list[dict[str, str]], source: str, settings: Settings, channels: list[str]) -> TrackResult:
+                    blocks: list[dict[str, str]], source: str, settings: Settings, channels: list[str],
+                    terms: list[str] | None = None) -> TrackResult:
     repo.lock_tracking(session)
     session.refresh(article)  # what other workers committed before we took the lock
     doc = Document.from_dicts(blocks, title=title)
@@ -50,7 +55,8 @@ def store_and_track(session: Session, article: Article, *, title: str, byline: s
         session.add(article)
         return result
     result.version_id, result.version_number = version.id, version.number
-    terms = signature_terms(f"{title}\n{doc.text}")  # the story lookup and the index share them
+    if terms is None:  # the story lookup and the index share them
+        terms = article_terms(title, doc.text)
     if previous is not None:
         version.diff = json.dumps(version_diff(_doc(previous), doc), ensure_ascii=False)
         session.add(version)
@@ -61,7 +67,7 @@ def store_and_track(session: Session, article: Article, *, title: str, byline: s
             result.joined_story = comparison is not None
             kind = "new_outlet"
         else:
-            comparison, pool_outlets = _against_story(session, article, version, doc)
+            comparison, pool_outlets = _against_story(session, article, version, doc, settings)
             kind = "new_outlet" if previous is not None and previous.source == "feed" and source == "page" else "new_version"
     story = session.get(Story, article.story_id)
     if story is not None:
@@ -90,7 +96,7 @@ def _join_story(session: Session, article: Article, doc: Document, terms: list[s
         members = [(a, v) for a, v in repo.story_versions(session, story_id) if a.id != article.id]
         if not members:
             continue
-        comparison = compare_to_story([_doc(v) for _, v in members], doc)
+        comparison = compare_to_story([_doc(v) for _, v in members], doc, semantic=semantic_scorer(settings))
         if comparison.same_story and (best is None or comparison.score > best[0].score):
             best = (comparison, story_id, sorted({a.outlet for a, _ in members}))
     if best is None:
@@ -100,7 +106,8 @@ def _join_story(session: Session, article: Article, doc: Document, terms: list[s
     return comparison, outlets
 
 
-def _against_story(session: Session, article: Article, version: ArticleVersion, doc: Document) -> tuple[Comparison | None, list[str]]:
+def _against_story(session: Session, article: Article, version: ArticleVersion, doc: Document,
+                   settings: Settings) -> tuple[Comparison | None, list[str]]:
     """A new version of a known article: what does it add to everything the story had?"""
     members = [(a, v) for a, v in repo.story_versions(session, article.story_id) if v.id != version.id]  # type: ignore[arg-type]
     if version.source == "page":
@@ -108,7 +115,24 @@ def _against_story(session: Session, article: Article, version: ArticleVersion, 
         members = [(a, v) for a, v in members if not (a.id == article.id and v.source == "feed")]
     if not members:
         return None, []
-    return compare_to_story([_doc(v) for _, v in members], doc), sorted({a.outlet for a, _ in members})
+    comparison = compare_to_story([_doc(v) for _, v in members], doc, semantic=semantic_scorer(settings))
+    return comparison, sorted({a.outlet for a, _ in members})
+
+
+@lru_cache(maxsize=1)
+def _minilm() -> SemanticScorer:
+    from textdelta.semantic import MiniLMScorer, SemanticUnavailable
+
+    try:
+        return MiniLMScorer()
+    except SemanticUnavailable as exc:
+        raise ConfigError(f"semantic = true, but {exc}") from None
+
+
+def semantic_scorer(settings: Settings) -> SemanticScorer | None:
+    """One model per process, loaded on first use and kept: its sentence cache is what makes
+    comparing against a story's earlier tellings cheap the second time."""
+    return _minilm() if settings.semantic else None
 
 
 def _record_finding(session: Session, article: Article, version: ArticleVersion, comparison: Comparison,

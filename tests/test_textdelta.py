@@ -146,3 +146,38 @@ def test_semantic_scorer_decides_only_the_ambiguous_band(original: Document, rew
     assert all(coverage[s] >= th.aligned - th.ambiguous for s in asked), "clearly new sentences are never sent to the model"
     assert set(helped.new_sentences) <= set(plain.new_sentences)
     assert set(plain.new_sentences) - set(helped.new_sentences) <= set(asked)
+
+
+def _handwritten(name: str) -> tuple[Document, Document]:
+    from newsdelta.evaluation import _handwritten as load
+
+    case = load(Path(__file__).parent / "data" / "labelled" / "handwritten" / f"{name}.txt")
+    return case.old, case.new
+
+
+def test_rematch_between_the_same_teams_is_another_event_even_though_it_cites_the_first() -> None:
+    """The cup tie names the league game's players and its red card; its lede puts the event
+    on another day, so the score is discounted below the threshold."""
+    old, new = _handwritten("derby_hard_negative")
+    result = compare(old, new)
+    assert result.lede_differs and not result.same_story
+
+
+def test_later_event_whose_lede_restates_nothing_is_not_merged() -> None:
+    old, new = _handwritten("blaze_hard_negative")  # a second fire in the same city that day
+    result = compare(old, new)
+    assert result.lede_differs and not result.same_story
+
+
+def test_paraphrased_lede_with_yesterday_for_the_weekday_is_still_the_same_story() -> None:
+    old, new = _handwritten("strike_rewrite_plain")
+    result = compare(old, new)
+    assert not result.lede_differs and result.same_story and result.new_sentences == []
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).parent / "data" / "labelled" / "handwritten").glob("*.txt")))
+def test_every_hand_written_case_gets_its_labelled_verdict(name: str) -> None:
+    from newsdelta.evaluation import _handwritten as load
+
+    case = load(Path(__file__).parent / "data" / "labelled" / "handwritten" / f"{name}.txt")
+    assert compare(case.old, case.new).same_story == case.same_story

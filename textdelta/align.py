@@ -109,6 +109,11 @@ def conflicting(sentence: Sentence, old: list[Sentence]) -> bool:
     return bool(sentence.facts and theirs) and not (sentence.facts <= theirs)
 
 
+def days(sentence: Sentence) -> set[str]:
+    """The weekdays and months a sentence names: when its event happened."""
+    return {f for f in sentence.facts if not f.startswith("#")}
+
+
 def event_support(sentence: Sentence, old: list[Sentence]) -> float:
     """How much of what the sentence says happened (its terms other than names and figures)
     the old sentences also say. Two events involving the same people share the names; two

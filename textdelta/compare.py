@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Sequence
 
-from textdelta.align import Match, OldPool, SemanticScorer, Sentence, conflicting, event_support, make_sentence
+from textdelta.align import Match, OldPool, SemanticScorer, Sentence, conflicting, days, event_support, make_sentence
 from textdelta.blocks import Document
 from textdelta.normalize import normalize_text
 from textdelta.sentences import split_sentences
@@ -26,11 +26,12 @@ class Thresholds:
 
     aligned: float = 0.4  # weighted coverage at or above which a new sentence restates old text
     changed: float = 0.7  # Dice with one old sentence at or above which it is a small edit of it
-    same_story: float = 0.438  # document score at or above which two texts tell the same story
+    same_story: float = 0.405  # document score at or above which two texts tell the same story
     new_paragraph: float = 0.5  # share of a paragraph's characters in new sentences
-    ambiguous: float = 0.15  # half-width of the coverage band the semantic scorer may decide
-    semantic: float = 0.6  # cosine at or above which the semantic scorer calls it a restatement
+    ambiguous: float = 0.15  # half-width of the coverage band around `aligned` the semantic scorer decides
+    semantic: float = 0.8  # coverage + cosine at or above which a sentence in that band restates old text
     gap: float = 0.2  # coverage enough for a sentence that fills the gap between two aligned neighbours
+    lede: float = 0.5  # factor on the story score when the two ledes report different events
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Comparison:
     new_sections: list[NewSection] = field(default_factory=list)
     new_sentences: list[str] = field(default_factory=list)
     changed_sentences: list[ChangedSentence] = field(default_factory=list)
+    lede_differs: bool = False  # the ledes report different events (see _ledes_differ)
 
     @property
     def has_new_material(self) -> bool:
@@ -78,6 +80,7 @@ class Comparison:
             ],
             "new_sentences": list(self.new_sentences),
             "changed_sentences": [asdict(c) for c in self.changed_sentences],
+            "lede_differs": self.lede_differs,
             "alignment": [
                 {"new": a.new, "status": a.status, "coverage": round(a.coverage, 3), "old": list(a.old)}
                 for a in self.alignments
@@ -115,7 +118,13 @@ def compare_to_story(
     matches = _exclusive_matches(new_sentences, pool)
     statuses = [_status(s, m, pool, th, semantic) for s, m in zip(new_sentences, matches)]
     matches, statuses = _fill_gaps(new_sentences, matches, statuses, pool, th)
-    score = max(_story_score(new_sentences, old_sentences, matches, statuses, d) for d in range(len(story)))
+    lede_index = _lede_index(new_sentences)
+    scored = []
+    for d, doc in enumerate(story):
+        differs = _ledes_differ(new_sentences, statuses, lede_index, _sentences(doc, d, paragraphs_only=True))
+        raw = _story_score(new_sentences, old_sentences, matches, statuses, d)
+        scored.append((raw * (th.lede if differs else 1.0), differs))
+    score, lede_differs = max(scored)
 
     alignments = [
         Alignment(i, s.text, st, round(m.coverage, 4), tuple(pool.sentences[j].text for j in m.old))
@@ -135,6 +144,7 @@ def compare_to_story(
         new_sections=sections,
         new_sentences=fresh,
         changed_sentences=changed,
+        lede_differs=lede_differs,
     )
 
 
@@ -148,11 +158,34 @@ def _sentences(doc: Document, d: int, paragraphs_only: bool) -> list[Sentence]:
     return out
 
 
+LEDE_MIN_WORDS = 8  # shorter opening "sentences" are datelines, bylines or kickers, not the lede
+
+
+def _lede_index(sentences: list[Sentence]) -> int | None:
+    return next((i for i, s in enumerate(sentences) if len(s.text.split()) >= LEDE_MIN_WORDS), None)
+
+
+def _ledes_differ(new: list[Sentence], statuses: list[Status], lede: int | None, old: list[Sentence]) -> bool:
+    """A news story puts its event in the first sentence. A later story about the same people
+    or place (the next match, the sentencing after the verdict, the next stop of a tour) cites
+    the earlier event as background further down, so it can restate much of it; but its lede
+    restates nothing of the old text, or places its event on another day than the old lede."""
+    old_lede = _lede_index(old)
+    if lede is None or old_lede is None:
+        return False
+    if statuses[lede] == "new":
+        return True
+    new_days, old_days = days(new[lede]), days(old[old_lede])
+    return bool(new_days and old_days) and not (new_days & old_days)
+
+
 def _status(s: Sentence, m: Match, pool: OldPool, th: Thresholds, semantic: SemanticScorer | None) -> Status:
     restated = m.quoted or m.coverage >= th.aligned
-    if not restated and semantic is not None and m.old and m.coverage >= th.aligned - th.ambiguous:
+    if semantic is not None and m.old and not m.quoted and abs(m.coverage - th.aligned) < th.ambiguous:
+        # Near the lexical threshold the words alone cannot tell a paraphrase from a new fact
+        # about the same people; coverage and meaning decide together.
         similarities = semantic.similarity(s.text, [pool.sentences[i].text for i in m.old])
-        restated = max(similarities, default=0.0) >= th.semantic
+        restated = m.coverage + max(similarities, default=0.0) >= th.semantic
     if not restated:
         return "new"
     if len(m.old) == 1 and m.dice >= th.changed:

@@ -168,3 +168,8 @@ def signature_terms(text: str, limit: int = 40, idf: IdfTable | None = None) -> 
         counts[term] = counts.get(term, 0.0) + w
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return [term for term, _ in ranked[:limit]]
+
+
+def article_terms(title: str, text: str) -> list[str]:
+    """The signature terms an article is indexed under: its title counts with its text."""
+    return signature_terms(f"{title}\n{text}")
