@@ -10,6 +10,7 @@ failed is due again on the next run, with backoff."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
@@ -81,10 +82,16 @@ def ingest(
         parallel = len(due) >= workers.MIN_ARTICLES_FOR_POOL
         batches = [due[i : i + BATCH] for i in range(0, len(due), BATCH)]
         fetched = [fetch_articles.submit(fetcher, settings.database_url, b, parallel, settings.concurrency) for b in batches]
-        for future in fetched:  # articles_due orders by publication, so stories form in that order
-            for result in store_articles(settings.database_url, future.result(), settings, channels):
-                articles.append(result)
-                logger.info("article %s: %s%s", result.url, result.status, f" ({result.error})" if result.error else "")
+        for n, future in enumerate(fetched, 1):  # articles_due orders by publication, so stories form in that order
+            results = store_articles(settings.database_url, future.result(), settings, channels)
+            articles.extend(results)
+            # One line per batch, and one per article that needs a look: a line per stored
+            # article cost the run more (each log line is sent to the Prefect API) than storing it.
+            for result in results:
+                if result.error:
+                    logger.warning("article %s: %s (%s)", result.url, result.status, result.error)
+            counts = Counter(r.status for r in results)
+            logger.info("batch %d/%d: %s", n, len(batches), ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     delivery = deliver_alerts(config_path=config_path) if deliver else None
     summary = {
         "feeds": [asdict(p) for p in polls],

@@ -23,6 +23,7 @@ class Extracted:
     canonical_url: str | None
     blocks: list[dict[str, str]] = field(default_factory=list)
     sitename: str | None = None
+    terms: list[str] | None = None  # signature terms, when computed beside the extraction (in a worker)
 
     @property
     def text(self) -> str:

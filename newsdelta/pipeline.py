@@ -237,7 +237,8 @@ def process_article(engine: Engine, fetched: Fetched, settings: Settings, channe
         if extracted is not None:
             track = store_and_track(session, article, title=extracted.title or article.title, byline=extracted.byline,
                                     published_at=extracted.published_at or article.published_at, blocks=extracted.blocks,
-                                    source="page", settings=settings, channels=channels)
+                                    source="page", settings=settings, channels=channels,
+                                    terms=extracted.terms)
             article.status, article.source, article.last_error = "ok", "page", None
             result.status, result.source = ("stored" if track.version_id else "unchanged"), "page"
             _schedule_recheck(article, settings, success=True)
