@@ -101,9 +101,32 @@ def bare_extract(pages: list[bytes], passes: int = 3) -> list[float]:
     return rates
 
 
-def config_for(home: Path, base: str, feeds: int) -> Path:
+def prefill(database_url: str, count: int) -> None:
+    """`count` stored articles in the candidate index, published in the week before the
+    benchmark's articles (inside their match window: the worst case for retrieval)."""
+    from sqlalchemy import text
+
+    from benchmarks.matching import articles as match_articles, fill_index
+    from storage.db import engine_for
+    from textdelta import signature_terms
+
+    engine = engine_for(database_url)
+    signatures = [signature_terms("\n".join(ps)) for ps in match_articles()]
+    for start in range(0, count, 10_000):
+        fill_index(engine, min(10_000, count - start), signatures, start)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE article_term SET published_at = :t"), {"t": datetime(2024, 12, 29, tzinfo=timezone.utc)})
+        if engine.dialect.name == "postgresql":
+            for table in ("article", "story"):  # the rows above were inserted with explicit ids
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+            conn.execute(text("ANALYZE article_term"))
+        else:
+            conn.execute(text("ANALYZE"))
+
+
+def config_for(home: Path, base: str, feeds: int, articles: int) -> Path:
     home.mkdir(parents=True, exist_ok=True)
-    lines = ['[newsdelta]\nallow_hosts = ["127.0.0.1"]\nper_host_delay_s = 0.0\nconcurrency = 8\n\n[alerts]\nconsole = false\n']
+    lines = [f'[newsdelta]\nallow_hosts = ["127.0.0.1"]\nper_host_delay_s = 0.0\nconcurrency = 8\narticles_per_run = {articles}\n\n[alerts]\nconsole = false\n']
     lines += [f'[[feeds]]\nurl = "{base}/feed{k}.xml"\noutlet = "Outlet {k}"\n' for k in range(feeds)]
     path = home / "config.toml"
     path.write_text("\n".join(lines), "utf-8")
@@ -138,6 +161,7 @@ def run_flow(config: Path) -> tuple[float, dict]:
 
 def run_plain(config: Path) -> tuple[float, int]:
     """The flow's stages with the same concurrency, without Prefect."""
+    from flows.ingest import BATCH
     from newsdelta import pipeline, workers
     from newsdelta.alerts import deliver_pending
     from newsdelta.fetch import Fetcher
@@ -151,18 +175,24 @@ def run_plain(config: Path) -> tuple[float, int]:
     with Fetcher(settings) as fetcher, ThreadPoolExecutor(max_workers=8) as threads:
         ids = pipeline.sync_feeds(engine, list(settings.feeds))
         list(threads.map(lambda i: pipeline.poll_feed(engine, fetcher, i), ids))
-        due = pipeline.articles_due(engine, 100_000)
+        due = pipeline.articles_due(engine, settings.articles_per_run)
         parallel = len(due) >= workers.MIN_ARTICLES_FOR_POOL
 
         def fetch_extract(aid: int) -> pipeline.Fetched:
             try:
                 page = pipeline.fetch_article(fetcher, aid, pipeline.article_url(engine, aid))
-                return pipeline.Fetched(aid, page=page, extracted=workers.extract(page.body, page.url, parallel))
+                return pipeline.Fetched(aid, extracted=workers.extract(page.body, page.url, parallel))
             except Exception as exc:  # noqa: BLE001
                 return pipeline.fetched_error(aid, exc)
 
-        for fetched in threads.map(fetch_extract, due):
-            stored += pipeline.process_article(engine, fetched, settings, settings.alert_channels).status == "stored"
+        batch: list[pipeline.Fetched] = []
+        for fetched in [*threads.map(fetch_extract, due), None]:  # stored in batches in order, as the flow does
+            if fetched is not None:
+                batch.append(fetched)
+            if batch and (fetched is None or len(batch) == BATCH):
+                results = pipeline.process_batch(engine, batch, settings, settings.alert_channels)
+                stored += sum(r.status == "stored" for r in results)
+                batch = []
     deliver_pending(engine, settings)
     return time.perf_counter() - started, stored
 
@@ -173,6 +203,8 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=8)
     parser.add_argument("--database-url", help="default: SQLite files in a temporary directory (PostgreSQL: the public schema is reset!)")
     parser.add_argument("--match-sizes", type=int, nargs="*", default=[1000, 10000, 100000])
+    parser.add_argument("--stored", type=int, default=0,
+                        help="articles already stored (index rows, all inside the match window) before the flow runs: memory and speed against a big database")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -195,14 +227,21 @@ def main() -> None:
 
         os.environ["NEWSDELTA_HOME"] = str(tmp / "flow")
         os.environ["NEWSDELTA_DATABASE_URL"] = fresh_database(args.database_url, tmp / "flow")
-        flow_wall, flow_info = run_flow(config_for(tmp / "flow", base, args.feeds))
-        log(f"flow: {flow_info['stored']} stored in {flow_wall:.1f}s")
+        if args.stored:
+            prefill(os.environ["NEWSDELTA_DATABASE_URL"], args.stored)
+            log(f"{args.stored} articles stored beforehand")
+        flow_wall, flow_info = run_flow(config_for(tmp / "flow", base, args.feeds, args.articles))
+        flow_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        log(f"flow: {flow_info['stored']} stored in {flow_wall:.1f}s; peak RSS so far {flow_rss:.0f} MB")
 
+        from newsdelta import workers
+
+        workers.shutdown()  # the plain run spawns its own extraction workers, as the flow did
         os.environ["NEWSDELTA_HOME"] = str(tmp / "plain")
         os.environ["NEWSDELTA_DATABASE_URL"] = fresh_database(args.database_url, tmp / "plain")
         from storage.db import engine_for
         engine_for.cache_clear()
-        plain_wall, plain_stored = run_plain(config_for(tmp / "plain", base, args.feeds))
+        plain_wall, plain_stored = run_plain(config_for(tmp / "plain", base, args.feeds, args.articles))
         log(f"plain: {plain_stored} stored in {plain_wall:.1f}s")
 
         bare_rates += bare_extract(pages)  # again after the runs: the machine's speed drifts
@@ -229,6 +268,7 @@ def main() -> None:
             "prefect_overhead_fraction": round(max(0.0, flow_wall - plain_wall) / flow_wall, 3),
             "stage_seconds": {k: v["seconds"] for k, v in flow_info["stages"].items()},
             "peak_rss_mb": round(self_rss, 1), "peak_rss_worker_mb": round(child_rss, 1),
+            "stored_beforehand": args.stored, "peak_rss_after_flow_mb": round(flow_rss, 1),
             "match_ms": matching,
         }
     finally:
@@ -243,7 +283,8 @@ def main() -> None:
           f"{result['bare_extract_pages_per_s']} pages/s   ratio {result['ratio']} (target >= 1)")
     print(f"  Prefect overhead: {result['prefect_overhead_fraction']:.1%} of wall time (flow {result['flow_wall_s']}s, same stages without Prefect {result['plain_wall_s']}s; target < 15%)")
     print("  time per stage (summed over threads; extract: time inside trafilatura, in whichever process): " + ", ".join(f"{k} {v:.1f}s" for k, v in result["stage_seconds"].items()))
-    print(f"  peak RSS: {result['peak_rss_mb']} MB (this process), {result['peak_rss_worker_mb']} MB (largest child)")
+    print(f"  peak RSS: {result['peak_rss_mb']} MB (this process), {result['peak_rss_worker_mb']} MB (largest child); "
+          f"after the flow run, with {result['stored_beforehand']} articles stored beforehand: {result['peak_rss_after_flow_mb']} MB")
     for size, r in result["match_ms"].items():
         print(f"  match (candidate retrieval) with {int(size):>7} stored articles: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms")
 

@@ -26,7 +26,6 @@ from newsdelta.fetch import Fetcher
 from newsdelta.settings import FeedConfig, Settings, load_settings
 from storage.db import engine_for
 
-ARTICLES_PER_RUN = 500
 BATCH = 20  # articles per task run
 
 
@@ -44,8 +43,7 @@ def fetch_articles(fetcher: Fetcher, database_url: str, article_ids: list[int], 
 @task(name="store_articles", retries=2, retry_delay_seconds=[1, 5], timeout_seconds=900, cache_policy=NO_CACHE)
 def store_articles(database_url: str, batch: list[pipeline.Fetched], settings: Settings, channels: list[str]) -> list[pipeline.ArticleResult]:
     """Store and track in order; rerunning a batch after a failure is safe (uniqueness is in the database)."""
-    engine = engine_for(database_url)
-    return [pipeline.process_article(engine, fetched, settings, channels) for fetched in batch]
+    return pipeline.process_batch(engine_for(database_url), batch, settings, channels)
 
 
 @flow(name="newsdelta-ingest", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
@@ -78,7 +76,7 @@ def ingest(
             polls = [f.result() for f in [poll_feed.submit(fetcher, settings.database_url, i) for i in to_poll]]
             for p in polls:
                 logger.info("feed %s: %s, %d entries, %d new%s", p.url, p.status, p.entries_seen, p.new_entries, f" ({p.error})" if p.error else "")
-            due = pipeline.articles_due(engine, ARTICLES_PER_RUN, feed_ids if feed_urls else None)
+            due = pipeline.articles_due(engine, settings.articles_per_run, feed_ids if feed_urls else None)
         parallel = len(due) >= workers.MIN_ARTICLES_FOR_POOL
         batches = [due[i : i + BATCH] for i in range(0, len(due), BATCH)]
         fetched = [fetch_articles.submit(fetcher, settings.database_url, b, parallel, settings.concurrency) for b in batches]

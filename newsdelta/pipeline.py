@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
 from newsdelta import metrics
 from newsdelta.errors import ExtractionError, FetchError, RateLimited
@@ -20,12 +24,12 @@ from newsdelta.feeds import FeedParseError, parse_feed
 from newsdelta.fetch import Fetcher, Page
 from newsdelta.settings import FeedConfig, Settings
 from newsdelta.tracking import TrackResult, store_and_track
-from urllib.parse import urlsplit
-
 from newsdelta.urls import normalize_url
 from storage import repo
 from storage.db import session_scope
 from storage.models import Article, Feed, utcnow
+
+log = logging.getLogger(__name__)
 
 MAX_FEED_BACKOFF = timedelta(hours=24)
 MAX_ARTICLE_FAILURES = 6
@@ -204,7 +208,9 @@ def fetch_and_extract(engine: Engine, fetcher: Fetcher, article_ids: list[int], 
             page = fetch_article(fetcher, aid, urls[aid])
         except Exception as exc:  # noqa: BLE001 - recorded against the article
             return fetched_error(aid, exc)
-        return Fetched(aid, page=page, extracted=workers.extract(page.body, page.url, parallel))
+        # The page itself is not kept once extracted: a run's batches wait in memory for their
+        # turn to be stored, and bodies are what would make that grow with the run.
+        return Fetched(aid, extracted=workers.extract(page.body, page.url, parallel))
 
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(article_ids)))) as pool:
         return list(pool.map(one, article_ids))
@@ -217,8 +223,43 @@ def fetched_error(article_id: int, exc: BaseException) -> Fetched:
 
 
 def process_article(engine: Engine, fetched: Fetched, settings: Settings, channels: list[str]) -> ArticleResult:
-    """Extract the page (or fall back to the feed's own text), then store and track it."""
-    with metrics.stage("store"), session_scope(engine) as session:
+    """Extract the page (or fall back to the feed's own text), then store and track it, in a
+    transaction of its own."""
+    with session_scope(engine) as session:
+        return _process(session, fetched, settings, channels)
+
+
+def process_batch(engine: Engine, batch: list[Fetched], settings: Settings, channels: list[str]) -> list[ArticleResult]:
+    """Store and track a batch in order, in one transaction: a commit per article cost more than
+    the article's own queries. Storing again is always safe (every insert is unique in the
+    database), so when the batch fails it is stored again one article per transaction, where a
+    failing article fails alone and the rest are kept. A database that is down or locked
+    (OperationalError) is not retried article by article: that would only wait out the same
+    lock twenty times; it fails the batch, and the task's retry stores it again."""
+    try:
+        with session_scope(engine) as session:
+            return [_process(session, fetched, settings, channels) for fetched in batch]
+    except OperationalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - isolated below
+        if len(batch) == 1:
+            raise
+        log.warning("a batch of %d articles failed (%s: %s); storing them one at a time", len(batch), type(exc).__name__, exc)
+    results = []
+    for fetched in batch:
+        try:
+            results.append(process_article(engine, fetched, settings, channels))
+        except OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - this article stays due and is tried again next run
+            log.error("article %s could not be stored: %s: %s", fetched.article_id, type(exc).__name__, exc)
+            results.append(ArticleResult(article_id=fetched.article_id, url="", status="failed",
+                                         error=f"{type(exc).__name__}: {exc}"[:500]))
+    return results
+
+
+def _process(session: Session, fetched: Fetched, settings: Settings, channels: list[str]) -> ArticleResult:
+    with metrics.stage("store"):
         article = session.get(Article, fetched.article_id)
         assert article is not None
         result = ArticleResult(article_id=article.id, url=article.url, status="failed")  # type: ignore[arg-type]
@@ -255,6 +296,7 @@ def process_article(engine: Engine, fetched: Fetched, settings: Settings, channe
             _schedule_recheck(article, settings, success=False)
         result.track = asdict(track)
         session.add(article)
+        session.flush()
     return result
 
 

@@ -46,6 +46,7 @@ class Settings:
     max_redirects: int = 5
     per_host_delay_s: float = 1.0
     concurrency: int = 8
+    articles_per_run: int = 500  # the rest are due again on the next run
     match_window_days: float = 7.0
     semantic: bool = False  # sentence embeddings for ambiguous sentences (extra `semantic`)
     recheck_first_minutes: float = 30.0
@@ -106,6 +107,7 @@ SETTINGS_DOC: tuple[Setting, ...] = (
     Setting("max_redirects", None, "Redirects followed before giving up."),
     Setting("per_host_delay_s", "NEWSDELTA_PER_HOST_DELAY_S", "Minimum seconds between two requests to the same host."),
     Setting("concurrency", "NEWSDELTA_CONCURRENCY", "Articles fetched and processed at once."),
+    Setting("articles_per_run", None, "Most articles one ingest run fetches; the others wait for the next run (oldest first)."),
     Setting("match_window_days", None, "How far back a new article looks for a story to join."),
     Setting("semantic", "NEWSDELTA_SEMANTIC", "true: let sentence embeddings decide sentences the words leave ambiguous (needs the 'semantic' extra)."),
     Setting("recheck_first_minutes", None, "First re-fetch of an article after this long; the interval doubles each time."),
@@ -234,8 +236,8 @@ def _read_config(path: Path) -> dict[str, Any]:
 def _validate(s: Settings) -> None:
     if s.smtp_tls not in ("starttls", "ssl", "none"):
         raise ConfigError(f"smtp_tls must be starttls, ssl or none, not {s.smtp_tls!r}")
-    if s.max_bytes <= 0 or s.timeout_s <= 0 or s.concurrency <= 0:
-        raise ConfigError("max_bytes, timeout_s and concurrency must be positive")
+    if s.max_bytes <= 0 or s.timeout_s <= 0 or s.concurrency <= 0 or s.articles_per_run <= 0:
+        raise ConfigError("max_bytes, timeout_s, concurrency and articles_per_run must be positive")
     for feed in s.feeds:
         if not feed.url.startswith(("http://", "https://")):
             raise ConfigError(f"feed url must be http(s): {feed.url}")

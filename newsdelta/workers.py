@@ -31,6 +31,15 @@ def pool() -> ProcessPoolExecutor:
         return _pool
 
 
+def shutdown() -> None:
+    """Stop the workers (the next extraction spawns new ones)."""
+    global _pool
+    with _lock:
+        if _pool is not None:
+            _pool.shutdown(wait=True, cancel_futures=True)
+            _pool = None
+
+
 def extract(body: bytes, url: str, parallel: bool) -> Extracted | ExtractionError:
     """The extraction, or the ExtractionError it raised (returned, so it crosses processes as a
     value). The "extract" stage counts time spent extracting, in whichever process did it."""

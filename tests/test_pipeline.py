@@ -250,3 +250,25 @@ def test_crash_inside_tracking_rolls_back_and_the_rerun_stores_once(server, engi
     monkeypatch.setattr(repo, "index_terms", real)
     [result] = run(engine, fetcher, settings, [FeedConfig(feed)])
     assert result.status == "stored" and count(engine, ArticleVersion) == 1
+
+
+def test_a_batch_with_a_failing_article_keeps_the_others_and_a_rerun_stores_nothing_twice(server, engine, fetcher, settings) -> None:
+    manila = parse_plain_text((TEXTS_DIR / "hegseth_manila_visit.txt").read_text("utf-8"))
+    feed = one_feed(server, [{"title": "Japan", "link": server.url("/japan")}, {"title": "Manila", "link": server.url("/manila")}])
+    server.route("/japan", Reply(200, article_html("Hegseth in Japan", ORIGINAL)))
+    server.route("/manila", Reply(200, article_html("Hegseth in Manila", manila)))
+    [feed_id] = pipeline.sync_feeds(engine, [FeedConfig(feed)])
+    pipeline.poll_feed(engine, fetcher, feed_id)
+    due = pipeline.articles_due(engine, 10, [feed_id])
+    fetched = pipeline.fetch_and_extract(engine, fetcher, due, parallel=False, threads=2)
+    vanished = pipeline.Fetched(10_000, error="the row was deleted meanwhile")  # processing it raises
+    batch = [fetched[0], vanished, fetched[1]]
+
+    results = pipeline.process_batch(engine, batch, settings, ["console"])
+    assert [r.status for r in results] == ["stored", "failed", "stored"]
+    assert "AssertionError" in (results[1].error or "")
+    assert count(engine, ArticleVersion) == 2 and count(engine, Story) == 2
+
+    again = pipeline.process_batch(engine, [fetched[0], fetched[1]], settings, ["console"])
+    assert [r.status for r in again] == ["unchanged", "unchanged"]
+    assert (count(engine, ArticleVersion), count(engine, Story), count(engine, Alert)) == (2, 2, 0)
