@@ -286,7 +286,7 @@ def main() -> None:
     print(f"  peak RSS: {result['peak_rss_mb']} MB (this process), {result['peak_rss_worker_mb']} MB (largest child); "
           f"after the flow run, with {result['stored_beforehand']} articles stored beforehand: {result['peak_rss_after_flow_mb']} MB")
     for size, r in result["match_ms"].items():
-        print(f"  match (candidate retrieval) with {int(size):>7} stored articles: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms")
+        print(f"  match (candidate retrieval) with {int(size):>7} stored articles: p50 {r['p50']} ms, p95 {r['p95']} ms")
 
 
 if __name__ == "__main__":

@@ -91,19 +91,28 @@ def _join_story(session: Session, article: Article, doc: Document, terms: list[s
                 settings: Settings) -> tuple[Comparison | None, list[str]]:
     """Find the story this article tells, if any; otherwise start one."""
     since = (article.published_at or utcnow()) - timedelta(days=settings.match_window_days)
-    best: tuple[Comparison, int, list[str]] | None = None
-    for story_id, _hits in repo.candidate_stories(session, terms, since, article.outlet or None, article.id):
-        members = [(a, v) for a, v in repo.story_versions(session, story_id) if a.id != article.id]
-        if not members:
-            continue
-        comparison = compare_to_story([_doc(v) for _, v in members], doc, semantic=semantic_scorer(settings))
-        if comparison.same_story and (best is None or comparison.score > best[0].score):
-            best = (comparison, story_id, sorted({a.outlet for a, _ in members}))
+    best = find_story(session, doc, terms, since, article.outlet or None, article.id, semantic_scorer(settings))
     if best is None:
         article.story_id = repo.create_story(session, doc.title or article.title).id
         return None, []
     comparison, article.story_id, outlets = best
     return comparison, outlets
+
+
+def find_story(session: Session, doc: Document, terms: list[str], since: datetime, outlet: str | None,
+               article_id: int | None, semantic: SemanticScorer | None = None) -> tuple[Comparison, int, list[str]] | None:
+    """The stored story `doc` tells, if any, with its comparison and outlets; reads only.
+    Candidates come from the term index; each is compared as a whole story (all its
+    versions), and the best-scoring one that is the same story wins."""
+    best: tuple[Comparison, int, list[str]] | None = None
+    for story_id, _hits in repo.candidate_stories(session, terms, since, outlet, article_id):
+        members = [(a, v) for a, v in repo.story_versions(session, story_id) if a.id != article_id]
+        if not members:
+            continue
+        comparison = compare_to_story([_doc(v) for _, v in members], doc, semantic=semantic)
+        if comparison.same_story and (best is None or comparison.score > best[0].score):
+            best = (comparison, story_id, sorted({a.outlet for a, _ in members}))
+    return best
 
 
 def _against_story(session: Session, article: Article, version: ArticleVersion, doc: Document,
