@@ -3,6 +3,7 @@ ordered heading and paragraph blocks (sections are what readers care about)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -12,6 +13,8 @@ from lxml import etree
 from newsdelta.errors import ExtractionError
 from newsdelta.urls import normalize_url, same_site
 
+# Prose has sentences; a run of link labels or menu items has none.
+SENTENCE_END = re.compile(r"[.!?。！？]([\s\"'”’»)]|$)")
 MIN_TEXT_CHARS = 200  # less than this is a teaser, an index page or an error page, not an article
 
 
@@ -31,6 +34,10 @@ class Extracted:
 
 
 def extract_article(html: bytes | str, url: str) -> Extracted:
+    """Settings chosen by measurement on the 181 hand-checked pages of ../shared (see
+    tests/test_extract_quality.py): trafilatura's own extractor without its readability and
+    jusText fallbacks (`fast`) and without `favor_precision` recovers more of the article text
+    (mean token F1 0.956 against 0.926) and runs about 40% faster."""
     try:
         xml = trafilatura.extract(
             html,
@@ -40,7 +47,7 @@ def extract_article(html: bytes | str, url: str) -> Extracted:
             include_comments=False,
             include_tables=False,
             with_metadata=True,
-            favor_precision=True,
+            fast=True,
         )
     except Exception as exc:  # trafilatura surfaces lxml and decoding errors of many kinds
         raise ExtractionError(f"extraction failed: {type(exc).__name__}: {exc}"[:300]) from None
@@ -48,10 +55,11 @@ def extract_article(html: bytes | str, url: str) -> Extracted:
         raise ExtractionError("no article text found")
     doc = etree.fromstring(xml.encode("utf-8"))
     title = (doc.get("title") or "").strip()
-    blocks = _blocks(doc, title)
-    text_chars = sum(len(b["text"]) for b in blocks if b["kind"] == "paragraph")
-    if text_chars < MIN_TEXT_CHARS:
-        raise ExtractionError(f"page has only {text_chars} characters of article text")
+    blocks, prose_chars = _blocks(doc, title)
+    if prose_chars < MIN_TEXT_CHARS:
+        # A page of links (an index, a menu, a tag page) comes out of the extractor as a list,
+        # or as one long "paragraph" of link labels without a sentence in it.
+        raise ExtractionError(f"page has only {prose_chars} characters of article text outside lists")
     canonical = doc.get("url")
     if canonical and not (canonical.startswith(("http://", "https://")) and same_site(canonical, url)):
         canonical = None
@@ -65,11 +73,14 @@ def extract_article(html: bytes | str, url: str) -> Extracted:
     )
 
 
-def _blocks(doc: etree._Element, title: str) -> list[dict[str, str]]:
+def _blocks(doc: etree._Element, title: str) -> tuple[list[dict[str, str]], int]:
+    """The body as heading and paragraph blocks (list items become paragraphs), and how many
+    characters of it are prose (paragraphs and quotes with a sentence in them, not list items)."""
     main = doc.find("main")
     if main is None:
-        return []
+        return [], 0
     blocks: list[dict[str, str]] = []
+    prose = 0
     for el in main:
         text = " ".join("".join(el.itertext()).split())
         if not text:
@@ -83,7 +94,8 @@ def _blocks(doc: etree._Element, title: str) -> list[dict[str, str]]:
                 blocks.extend({"kind": "paragraph", "text": " ".join("".join(i.itertext()).split())} for i in el if "".join(i.itertext()).strip())
             else:
                 blocks.append({"kind": "paragraph", "text": text})
-    return blocks
+                prose += len(text) if el.tag in ("p", "quote") and SENTENCE_END.search(text) else 0
+    return blocks, prose
 
 
 def _date(value: str | None) -> datetime | None:
