@@ -76,7 +76,8 @@ def store_and_track(session: Session, article: Article, *, title: str, byline: s
     result.story_id = article.story_id
     session.add(article)
     session.flush()
-    repo.index_terms(session, article, terms, published_at or article.first_seen_at)
+    # The same time the story lookup measures its window from (feed date first, then page date).
+    repo.index_terms(session, article, terms, article.published_at or article.first_seen_at)
 
     if comparison is not None:
         result.score = comparison.score

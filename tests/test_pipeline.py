@@ -272,3 +272,17 @@ def test_a_batch_with_a_failing_article_keeps_the_others_and_a_rerun_stores_noth
     again = pipeline.process_batch(engine, [fetched[0], fetched[1]], settings, ["console"])
     assert [r.status for r in again] == ["unchanged", "unchanged"]
     assert (count(engine, ArticleVersion), count(engine, Story), count(engine, Alert)) == (2, 2, 0)
+
+
+def test_story_window_uses_one_publication_time_for_index_and_lookup(server, engine, fetcher, settings) -> None:
+    """The original's page carries a stale date (a template default years old) while its feed
+    dates it the day before the rewrite: the rewrite must still find it."""
+    from datetime import datetime, timezone
+
+    a = one_feed(server, [{"title": "Japan", "link": server.url("/japan"), "published": datetime(2025, 3, 30, 8, tzinfo=timezone.utc)}], "/a.xml")
+    b = one_feed(server, [{"title": "Japan (B)", "link": server.url("/rewrite"), "published": datetime(2025, 3, 31, 6, tzinfo=timezone.utc)}], "/b.xml")
+    server.route("/japan", Reply(200, article_html("Hegseth in Japan", ORIGINAL, date="2019-01-01")))
+    server.route("/rewrite", Reply(200, article_html("Hegseth in Japan", REWRITE, date="2025-03-31")))
+    run(engine, fetcher, settings, [FeedConfig(a, "A")])
+    run(engine, fetcher, settings, [FeedConfig(b, "B")])
+    assert count(engine, Story) == 1 and count(engine, Finding) == 1
