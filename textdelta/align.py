@@ -8,6 +8,7 @@ Quotations copied verbatim count as restatement outright.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations
 from typing import Protocol
 
@@ -49,8 +50,14 @@ class SemanticScorer(Protocol):
 
 def make_sentence(text: str, block: int, doc: int) -> Sentence:
     weights, names, sentence_facts = analyse(text)
-    return Sentence(text=text, block=block, doc=doc, terms=dict(weights), quotes=quotations(text),
+    return Sentence(text=text, block=block, doc=doc, terms=dict(weights), quotes=set(_quotations(text)),
                     facts=set(sentence_facts), names=set(names))
+
+
+@lru_cache(maxsize=65536)
+def _quotations(text: str) -> frozenset[str]:
+    # Cached like `analyse`: a story's sentences are met again with every new telling.
+    return frozenset(quotations(text))
 
 
 class OldPool:

@@ -8,6 +8,7 @@ against a whole story reports nothing the story already had.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any, Literal, Sequence
 
 from textdelta.align import Match, OldPool, SemanticScorer, Sentence, conflicting, days, event_support, make_sentence
@@ -110,7 +111,8 @@ def compare_to_story(
     """
     th = thresholds or Thresholds()
     new_sentences = _sentences(new, 0, paragraphs_only=True)
-    old_sentences = [s for d, doc in enumerate(story) for s in _sentences(doc, d, paragraphs_only=False)]
+    per_doc = [_sentences(doc, d, paragraphs_only=False) for d, doc in enumerate(story)]
+    old_sentences = [s for sentences in per_doc for s in sentences]
     if not new_sentences or not old_sentences:
         return Comparison(same_story=False, score=0.0)
 
@@ -120,9 +122,9 @@ def compare_to_story(
     matches, statuses = _fill_gaps(new_sentences, matches, statuses, pool, th)
     lede_index = _lede_index(new_sentences)
     scored = []
-    for d, doc in enumerate(story):
-        differs = _ledes_differ(new_sentences, statuses, lede_index, _sentences(doc, d, paragraphs_only=True))
-        raw = _story_score(new_sentences, old_sentences, matches, statuses, d)
+    for d, (doc, raw) in enumerate(zip(story, _story_scores(new_sentences, old_sentences, matches, statuses, len(story)))):
+        paragraphs = [s for s in per_doc[d] if doc.blocks[s.block].kind == "paragraph"]
+        differs = _ledes_differ(new_sentences, statuses, lede_index, paragraphs)
         scored.append((raw * (th.lede if differs else 1.0), differs))
     score, lede_differs = max(scored)
 
@@ -152,10 +154,15 @@ def _sentences(doc: Document, d: int, paragraphs_only: bool) -> list[Sentence]:
     out = []
     for b, block in enumerate(doc.blocks):
         if block.kind == "paragraph":
-            out.extend(make_sentence(t, b, d) for t in split_sentences(block.text))
+            out.extend(make_sentence(t, b, d) for t in _split(block.text))
         elif not paragraphs_only:
             out.append(make_sentence(block.text, b, d))
     return out
+
+
+@lru_cache(maxsize=65536)
+def _split(paragraph: str) -> tuple[str, ...]:
+    return tuple(split_sentences(paragraph))
 
 
 LEDE_MIN_WORDS = 8  # shorter opening "sentences" are datelines, bylines or kickers, not the lede
@@ -248,15 +255,11 @@ def _fill_gaps(
     return matches, statuses
 
 
-def _story_score(
-    new: list[Sentence], old: list[Sentence], matches: list[Match], statuses: list[Status], doc: int
-) -> float:
-    """Mean of two coverages: how much of `new` the story restates (any of its documents), and
-    how much of document `doc` `new` restates. A rewrite scores high on both; a different event
-    that reuses a background paragraph or two, or only the same names, scores low on both."""
-    old_in_doc = {i for i, s in enumerate(old) if s.doc == doc and old[i].weight > 0}
-    if not old_in_doc:
-        return 0.0
+def _story_scores(new: list[Sentence], old: list[Sentence], matches: list[Match], statuses: list[Status], docs: int) -> list[float]:
+    """Per document of the story, the mean of two coverages: how much of `new` the story
+    restates (any of its documents), and how much of that document `new` restates. A rewrite
+    scores high on both; a different event that reuses a background paragraph or two, or only
+    the same names, scores low on both."""
     covered_weight = 0.0
     hit: set[int] = set()
     for s, m, st in zip(new, matches, statuses):
@@ -264,12 +267,16 @@ def _story_score(
         if st == "new" or not sources or conflicting(s, sources):
             continue  # a restatement that contradicts its source's figures or days is another event
         covered_weight += s.weight * (0.5 + 0.5 * event_support(s, sources))  # names alone earn half
-        hit.update(i for i in m.old if i in old_in_doc)
-    new_total = sum(s.weight for s in new) or 1.0
-    old_total = sum(old[i].weight for i in old_in_doc) or 1.0
-    new_cov = covered_weight / new_total
-    old_cov = sum(old[i].weight for i in hit) / old_total
-    return min(1.0, (new_cov + old_cov) / 2)
+        hit.update(m.old)
+    new_cov = covered_weight / (sum(s.weight for s in new) or 1.0)
+    doc_total = [0.0] * docs
+    doc_hit = [0.0] * docs
+    for i, s in enumerate(old):
+        if s.weight > 0:
+            doc_total[s.doc] += s.weight
+            if i in hit:
+                doc_hit[s.doc] += s.weight
+    return [min(1.0, (new_cov + doc_hit[d] / doc_total[d]) / 2) if doc_total[d] else 0.0 for d in range(docs)]
 
 
 def _new_sections(doc: Document, sentences: list[Sentence], statuses: list[Status], th: Thresholds) -> list[NewSection]:
