@@ -112,8 +112,8 @@ def prefill(database_url: str, count: int) -> None:
 
     engine = engine_for(database_url)
     signatures = [signature_terms("\n".join(ps)) for ps in match_articles()]
-    for start in range(0, count, 10_000):
-        fill_index(engine, min(10_000, count - start), signatures, start)
+    for start in range(0, count, 2_000):  # small chunks: the rows must not raise this process's peak memory
+        fill_index(engine, min(2_000, count - start), signatures, start)
     with engine.begin() as conn:
         conn.execute(text("UPDATE article_term SET published_at = :t"), {"t": datetime(2024, 12, 29, tzinfo=timezone.utc)})
         if engine.dialect.name == "postgresql":
@@ -241,6 +241,8 @@ def main() -> None:
         os.environ["NEWSDELTA_DATABASE_URL"] = fresh_database(args.database_url, tmp / "plain")
         from storage.db import engine_for
         engine_for.cache_clear()
+        if args.stored:
+            prefill(os.environ["NEWSDELTA_DATABASE_URL"], args.stored)
         plain_wall, plain_stored = run_plain(config_for(tmp / "plain", base, args.feeds, args.articles))
         log(f"plain: {plain_stored} stored in {plain_wall:.1f}s")
 

@@ -8,7 +8,7 @@
 2. Candidate retrieval (`storage.repo.candidate_stories`) for one new article with N stored
    articles in the candidate index: each stored article gets the 40 signature terms of a real
    article with a quarter of them replaced by terms of its own, and a publication time spread
-   over a year (the 7-day match window then covers about 2% of them).
+   over a year by default (`--spread-days`; the 7-day match window then covers about 2% of them).
 3. Full match of one new article (`newsdelta.tracking.find_story`, what the pipeline runs):
    retrieval, loading each candidate story's stored versions, and comparing the article with
    each, with the per-sentence analysis cache cleared first (cold). Every stored article has
@@ -92,7 +92,8 @@ def bench_compare(pool: list[list[str]], pairs: int = 60) -> dict[str, float]:
             "p95_ms": percentile(timings, 95), "warm_p50_ms": percentile(warm, 50)}
 
 
-def fill_index(engine, count: int, signatures: list[list[str]], start: int, bodies: list[str] | None = None) -> None:  # type: ignore[no-untyped-def]
+def fill_index(engine, count: int, signatures: list[list[str]], start: int, bodies: list[str] | None = None,  # type: ignore[no-untyped-def]
+               spread_days: float = 365.0) -> None:
     """`count` stored articles, one story each, in the candidate index; with `bodies` (blocks
     JSON, one per signature), each also gets a stored version, so a full match can run."""
     rng = random.Random(start)
@@ -105,7 +106,7 @@ def fill_index(engine, count: int, signatures: list[list[str]], start: int, bodi
         rows_story.append({"id": i + 1, "title": f"story {i}", "created_at": now, "updated_at": now})
         rows_article.append({"id": i + 1, "url": f"https://bench.example/{i}", "outlet": f"outlet{i % 50}", "title": "", "story_id": i + 1,
                              "status": "ok", "first_seen_at": now, "check_count": 0, "fetch_failures": 0})
-        published = now - timedelta(days=rng.uniform(0, 365))
+        published = now - timedelta(days=rng.uniform(0, spread_days))
         terms = list(signatures[i % len(signatures)])
         for k in rng.sample(range(len(terms)), len(terms) // 4):
             terms[k] = f"t{i}x{k}"
@@ -122,7 +123,7 @@ def fill_index(engine, count: int, signatures: list[list[str]], start: int, bodi
                               "VALUES (:term, :article_id, :story_id, :outlet, :published_at)"), rows_term[chunk : chunk + 50_000])
 
 
-def bench_retrieval(database_url: str | None, sizes: list[int], pool: list[list[str]]) -> dict[str, dict[str, float]]:
+def bench_retrieval(database_url: str | None, sizes: list[int], pool: list[list[str]], spread_days: float = 365.0) -> dict[str, dict[str, float]]:
     tmp = tempfile.TemporaryDirectory()
     url = database_url or f"sqlite:///{tmp.name}/bench.db"
     engine = make_engine(url)
@@ -134,7 +135,7 @@ def bench_retrieval(database_url: str | None, sizes: list[int], pool: list[list[
     stored = 0
     try:
         for size in sorted(sizes):
-            fill_index(engine, size - stored, signatures, stored, bodies)
+            fill_index(engine, size - stored, signatures, stored, bodies, spread_days)
             stored = size
             if engine.dialect.name == "postgresql":
                 with engine.begin() as conn:
@@ -171,10 +172,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--database-url", help="default: a temporary SQLite file (a PostgreSQL database is emptied afterwards)")
+    parser.add_argument("--spread-days", type=float, default=365.0,
+                        help="stored articles' publication times are spread over this many days before now (7: all inside the match window, the worst case)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     pool = articles()
-    result = {"compare_1000_words": bench_compare(pool), "retrieval": bench_retrieval(args.database_url, args.sizes, pool),
+    result = {"compare_1000_words": bench_compare(pool), "retrieval": bench_retrieval(args.database_url, args.sizes, pool, args.spread_days),
+              "spread_days": args.spread_days,
               "database": (args.database_url or "sqlite (temporary file)").split("://")[0]}
     if args.json:
         print(json.dumps(result, indent=2))
