@@ -135,7 +135,8 @@ def bench_retrieval(database_url: str | None, sizes: list[int], pool: list[list[
     stored = 0
     try:
         for size in sorted(sizes):
-            fill_index(engine, size - stored, signatures, stored, bodies, spread_days)
+            for start in range(stored, size, 5_000):  # in chunks: the rows are held in memory until inserted
+                fill_index(engine, min(5_000, size - start), signatures, start, bodies, spread_days)
             stored = size
             if engine.dialect.name == "postgresql":
                 with engine.begin() as conn:

@@ -181,3 +181,20 @@ def test_every_hand_written_case_gets_its_labelled_verdict(name: str) -> None:
 
     case = load(Path(__file__).parent / "data" / "labelled" / "handwritten" / f"{name}.txt")
     assert compare(case.old, case.new).same_story == case.same_story
+
+
+def test_japanese_and_chinese_text_is_split_at_full_width_stops() -> None:
+    assert split_sentences("防衛相は東京で会談した。「協力を強化する」と述べた。中国は反発した！") == [
+        "防衛相は東京で会談した。", "「協力を強化する」と述べた。", "中国は反発した！"]
+    assert split_sentences("他说：“我们会合作。”双方同意。") == ["他说：“我们会合作。”", "双方同意。"]
+
+
+def test_a_sentence_added_inside_a_japanese_paragraph_is_the_only_new_one() -> None:
+    old = parse_plain_text("ヘグセス米国防長官は東京で中谷防衛相と会談し、在日米軍の司令部機能を強化する計画を発表した。"
+                           "両氏は南西諸島での共同訓練を拡大することでも合意した。")
+    added = "中国外務省はこの発表について、まだ声明を出していない。"
+    new = parse_plain_text("ヘグセス米国防長官は東京で中谷防衛相と会談し、在日米軍の司令部機能を強化する計画を発表した。"
+                           "両氏は南西諸島での共同訓練を拡大することでも合意した。" + added)
+    result = compare(old, new)
+    assert result.same_story
+    assert result.new_sentences == [added]

@@ -17,8 +17,27 @@ _BOUNDARY = re.compile(r"([.!?…]+[\"'”’»)\]]*)\s+(?=[\"'“‘«(\[]?[A-Z
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
 
 
+# Chinese and Japanese end a sentence with a full-width mark and no space after it; a closing
+# bracket or quote mark that follows stays with the sentence.
+_CJK_BOUNDARY = re.compile(r"[。！？]+[」』）”’]*")
+
+
 def split_sentences(text: str) -> list[str]:
-    text = text.strip()
+    return [piece for part in _split_cjk(text.strip()) for piece in _split_latin(part)]
+
+
+def _split_cjk(text: str) -> list[str]:
+    if not _CJK_BOUNDARY.search(text):
+        return [text] if text else []
+    parts, start = [], 0
+    for match in _CJK_BOUNDARY.finditer(text):
+        parts.append(text[start : match.end()].strip())
+        start = match.end()
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+def _split_latin(text: str) -> list[str]:
     if not text:
         return []
     sentences: list[str] = []
