@@ -140,7 +140,7 @@ def bench_retrieval(database_url: str | None, sizes: list[int], pool: list[list[
             stored = size
             if engine.dialect.name == "postgresql":
                 with engine.begin() as conn:
-                    conn.execute(text("ANALYZE article_term"))
+                    conn.execute(text("ANALYZE"))
             timings, full, candidates = [], [], []
             since = utcnow() - timedelta(days=7)
             with Session(engine) as session:
