@@ -192,21 +192,21 @@ def fit(cases: list[Case]) -> tuple[Thresholds, Scores]:
     return best[1], score(cases, best[1])
 
 
-SEMANTIC_GRID = [0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2]
+SEMANTIC_GRID = [round(0.8 + 0.05 * i, 2) for i in range(13)]  # 0.8 ... 1.4
 
 
 def fit_semantic(cases: list[Case], thresholds: Thresholds, semantic: SemanticScorer) -> Thresholds:
     """With the lexical thresholds fixed, the coverage + cosine cut that labels most sentences
-    of the fit split's positives right (then the best paragraph F1)."""
-    best: tuple[tuple, Thresholds] | None = None
+    of the fit split right (then the best paragraph F1). The fit split has few sentences in the
+    ambiguous band, so a whole range of cuts usually ties; the middle of that range is taken
+    (the widest margin on both sides), not its lower end."""
+    keyed = []
     for cut in SEMANTIC_GRID:
-        th = replace(thresholds, semantic=cut)
-        s = score(cases, th, semantic)
-        key = (round(s.sentence_accuracy, 4), round(s.f1, 4), s.accuracy)
-        if best is None or key > best[0]:
-            best = (key, th)
-    assert best is not None
-    return best[1]
+        s = score(cases, replace(thresholds, semantic=cut), semantic)
+        keyed.append(((round(s.sentence_accuracy, 4), round(s.f1, 4), s.accuracy), cut))
+    best = max(key for key, _ in keyed)
+    tied = [cut for key, cut in keyed if key == best]
+    return replace(thresholds, semantic=tied[len(tied) // 2])
 
 
 def main(as_json: bool = False, fit_thresholds: bool = False, semantic: SemanticScorer | None = None, **kwargs: Any) -> dict[str, Any]:

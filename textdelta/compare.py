@@ -30,7 +30,7 @@ class Thresholds:
     same_story: float = 0.405  # document score at or above which two texts tell the same story
     new_paragraph: float = 0.5  # share of a paragraph's characters in new sentences
     ambiguous: float = 0.15  # half-width of the coverage band around `aligned` the semantic scorer decides
-    semantic: float = 0.8  # coverage + cosine at or above which a sentence in that band restates old text
+    semantic: float = 0.95  # coverage + cosine at or above which a sentence in that band restates old text
     gap: float = 0.2  # coverage enough for a sentence that fills the gap between two aligned neighbours
     lede: float = 0.5  # factor on the story score when the two ledes report different events
 
