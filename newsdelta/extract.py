@@ -13,8 +13,10 @@ from lxml import etree
 from newsdelta.errors import ExtractionError
 from newsdelta.urls import normalize_url, same_site
 
-# Prose has sentences; a run of link labels or menu items has none.
-SENTENCE_END = re.compile(r"[.!?。！？]([\s\"'”’»)]|$)")
+# Prose has sentences; a run of link labels or menu items has none. Terminators of Latin,
+# CJK, Devanagari (danda), Arabic and Urdu, Khmer, Myanmar and Ethiopic text.
+SENTENCE_END = re.compile(r"[.!?。！？।۔؟។။።]([\s\"'”’»)]|$)")
+UNSPACED_TOKEN_CHARS = 12  # Thai, Lao and Khmer write whole phrases without spaces or stops
 MIN_TEXT_CHARS = 200  # less than this is a teaser, an index page or an error page, not an article
 
 
@@ -94,8 +96,15 @@ def _blocks(doc: etree._Element, title: str) -> tuple[list[dict[str, str]], int]
                 blocks.extend({"kind": "paragraph", "text": " ".join("".join(i.itertext()).split())} for i in el if "".join(i.itertext()).strip())
             else:
                 blocks.append({"kind": "paragraph", "text": text})
-                prose += len(text) if el.tag in ("p", "quote") and SENTENCE_END.search(text) else 0
+                prose += len(text) if el.tag in ("p", "quote") and _is_prose(text) else 0
     return blocks, prose
+
+
+def _is_prose(text: str) -> bool:
+    if SENTENCE_END.search(text):
+        return True
+    tokens = text.split()
+    return sum(len(t) for t in tokens) / len(tokens) >= UNSPACED_TOKEN_CHARS
 
 
 def _date(value: str | None) -> datetime | None:

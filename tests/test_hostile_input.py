@@ -162,6 +162,10 @@ def test_enormous_page_within_the_cap_is_extracted(server, engine, fetcher, sett
     ("windows-1251", "Министр обороны США Пит Хегсет заявил в Токио, что Япония является незаменимым партнёром в сдерживании Китая. Переговоры продолжались несколько часов."),
     ("shift_jis", "ヘグセス米国防長官は東京で中谷防衛相と会談し、在日米軍の司令部機能を強化する方針を表明した。会談は数時間に及んだ。" * 2),
     ("iso-8859-2", "Minister obrony Stanów Zjednoczonych Pete Hegseth zapowiedział w Tokio wzmocnienie dowództwa wojsk amerykańskich w Japonii. Rozmowy trwały kilka godzin, powiedział rzecznik."),
+    # Thai marks no sentence end and writes phrases without spaces: it is still prose.
+    ("tis-620", "นายกรัฐมนตรีเดินทางถึงกรุงโตเกียวเมื่อวันจันทร์เพื่อหารือกับผู้นำญี่ปุ่นเรื่องการค้าและความมั่นคงในภูมิภาค "
+                "ทั้งสองฝ่ายตกลงที่จะขยายความร่วมมือด้านพลังงานสะอาดและการลงทุนในโครงสร้างพื้นฐาน"),
+    ("utf-8", "अमेरिकी रक्षा मंत्री पीट हेगसेथ ने टोक्यो में जापान के रक्षा मंत्री से मुलाकात की। दोनों देशों ने सैन्य सहयोग बढ़ाने पर सहमति जताई। बातचीत कई घंटे चली।"),
 ])
 def test_pages_in_other_charsets_are_decoded(server, engine, fetcher, settings, charset: str, text: str) -> None:
     doc = parse_plain_text(text + "\n" + "(2) " + text)  # two distinct paragraphs: trafilatura drops repeats
