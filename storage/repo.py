@@ -4,10 +4,11 @@ happen once use INSERT .. ON CONFLICT DO NOTHING so reruns and concurrent worker
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import TextClause, bindparam, func, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 
@@ -138,28 +139,46 @@ def index_terms(session: Session, article: Article, terms: Sequence[str], publis
     session.execute(update(ArticleTerm).where(col(ArticleTerm.article_id) == article.id).values(story_id=article.story_id))
 
 
+POSTINGS_PER_TERM = 200  # most recent index rows read per term inside the match window
+
+
 def candidate_stories(session: Session, terms: Sequence[str], since: datetime, exclude_outlet: str | None,
                       exclude_article_id: int | None, limit: int = 5, min_hits: int = 3) -> list[tuple[int, int]]:
     """Stories sharing the most signature terms with a new article: (story_id, shared terms).
 
-    Reads only the posting lists of the article's own terms, within the time window, so the
-    cost follows how common those terms are, not how many articles are stored."""
-    if not terms:
+    Reads only the posting lists of the article's own terms, within the time window, and of
+    each at most its POSTINGS_PER_TERM most recent rows, so the cost is bounded by the number
+    of terms, not by how many articles are stored or how busy the window is. A term with more
+    postings than that is common in the window and says little on its own; a story is still
+    found through its rarer terms, and through its most recent articles for the common ones."""
+    unique = list(dict.fromkeys(t[:64] for t in terms))
+    if not unique:
         return []
-    hits = func.count().label("hits")
-    query = (
-        select(ArticleTerm.story_id, hits)
-        .where(col(ArticleTerm.term).in_(list(terms)), col(ArticleTerm.published_at) >= since, col(ArticleTerm.story_id).is_not(None))
-        .group_by(col(ArticleTerm.story_id))
-        .having(func.count() >= min_hits)
-        .order_by(hits.desc())
-        .limit(limit)
-    )
+    params: dict[str, Any] = {f"t{i}": t for i, t in enumerate(unique)}
+    params.update(since=since, cap=POSTINGS_PER_TERM, min_hits=min_hits, limit=limit)
     if exclude_outlet:
-        query = query.where(ArticleTerm.outlet != exclude_outlet)
+        params["outlet"] = exclude_outlet
     if exclude_article_id is not None:
-        query = query.where(ArticleTerm.article_id != exclude_article_id)
-    return [(int(s), int(h)) for s, h in session.exec(query).all()]
+        params["article_id"] = exclude_article_id
+    statement = _candidate_statement(len(unique), bool(exclude_outlet), exclude_article_id is not None)
+    return [(int(s), int(h)) for s, h in session.execute(statement, params).all()]  # type: ignore[call-overload]
+
+
+@lru_cache(maxsize=256)
+def _candidate_statement(terms: int, exclude_outlet: bool, exclude_article: bool) -> TextClause:
+    """One statement per shape, written as SQL text: built with the expression API, its forty
+    sub-selects cost more to construct on every call than the query takes to run."""
+    filters = "published_at >= :since AND story_id IS NOT NULL"
+    filters += " AND outlet != :outlet" if exclude_outlet else ""
+    filters += " AND article_id != :article_id" if exclude_article else ""
+    arms = " UNION ALL ".join(
+        f"SELECT story_id FROM (SELECT story_id FROM article_term WHERE term = :t{i} AND {filters} "
+        f"ORDER BY published_at DESC LIMIT :cap) AS p{i}"
+        for i in range(terms)
+    )
+    sql = (f"SELECT story_id, count(*) AS hits FROM ({arms}) AS postings GROUP BY story_id "
+           "HAVING count(*) >= :min_hits ORDER BY hits DESC, story_id DESC LIMIT :limit")
+    return text(sql).bindparams(bindparam("since", type_=ArticleTerm.__table__.c.published_at.type))  # type: ignore[attr-defined]
 
 
 def story_versions(session: Session, story_id: int, limit: int = 60) -> list[tuple[Article, ArticleVersion]]:
