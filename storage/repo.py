@@ -4,8 +4,8 @@ happen once use INSERT .. ON CONFLICT DO NOTHING so reruns and concurrent worker
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import TextClause, bindparam, func, or_, text, update
