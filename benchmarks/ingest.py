@@ -183,14 +183,10 @@ def run_plain(config: Path) -> tuple[float, int]:
             except Exception as exc:  # noqa: BLE001
                 return pipeline.fetched_error(aid, exc)
 
-        batch: list[pipeline.Fetched] = []
-        for fetched in [*threads.map(fetch_extract, due), None]:  # stored in batches in order, as the flow does
-            if fetched is not None:
-                batch.append(fetched)
-            if batch and (fetched is None or len(batch) == BATCH):
-                results = pipeline.process_batch(engine, batch, settings, settings.alert_channels)
-                stored += sum(r.status == "stored" for r in results)
-                batch = []
+        fetched = list(threads.map(fetch_extract, due))
+        for i in range(0, len(fetched), BATCH):  # stored in batches in order, as the flow does
+            results = pipeline.process_batch(engine, fetched[i : i + BATCH], settings, settings.alert_channels)
+            stored += sum(r.status == "stored" for r in results)
     deliver_pending(engine, settings)
     return time.perf_counter() - started, stored
 

@@ -27,8 +27,6 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _split_cjk(text: str) -> list[str]:
-    if not _CJK_BOUNDARY.search(text):
-        return [text] if text else []
     parts, start = [], 0
     for match in _CJK_BOUNDARY.finditer(text):
         parts.append(text[start : match.end()].strip())
