@@ -145,6 +145,37 @@ def fresh_database(url: str | None, home: Path) -> str:
     return url
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu() -> dict[str, float]:
+    """CPU seconds used so far by this process and each live process below it, by role (Linux
+    /proc): on two cores the run is bound by the CPU all of them use together, and the page
+    server and Prefect's server are part of that."""
+    table: dict[int, tuple[int, float, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, cmd)
+    roles: dict[str, float] = {}
+
+    def walk(pid: int, role: str) -> None:
+        roles[role] = roles.get(role, 0.0) + table[pid][1]
+        for child, (parent, _, cmd) in table.items():
+            if parent == pid:
+                walk(child, "page server (benchmark)" if "http.server" in cmd else "extraction workers" if "multiprocessing" in cmd
+                     else "prefect server" if "prefect" in cmd or "uvicorn" in cmd else role if role != "flow process" else "other")
+
+    walk(os.getpid(), "flow process")
+    return roles
+
+
 def run_flow(config: Path) -> tuple[float, dict]:
     from flows.ingest import ingest
     from newsdelta import metrics
@@ -224,7 +255,11 @@ def main() -> None:
         if args.stored:
             prefill(os.environ["NEWSDELTA_DATABASE_URL"], args.stored)
             log(f"{args.stored} articles stored beforehand")
+        cpu_before = process_cpu()
         flow_wall, flow_info = run_flow(config_for(tmp / "flow", base, args.feeds, args.articles))
+        cpu_after = process_cpu()
+        cpu_ms = {role: round(1000 * (cpu_after[role] - cpu_before.get(role, 0.0)) / max(1, flow_info["stored"]), 1) for role in cpu_after}
+        log(f"CPU per stored article: {cpu_ms} ms")
         flow_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         log(f"flow: {flow_info['stored']} stored in {flow_wall:.1f}s; peak RSS so far {flow_rss:.0f} MB")
 
@@ -267,6 +302,7 @@ def main() -> None:
             "peak_rss_mb": round(self_rss, 1), "peak_rss_worker_mb": round(child_rss, 1),
             "stored_beforehand": args.stored, "peak_rss_after_flow_mb": round(flow_rss, 1),
             "match_ms": matching,
+            "cpu_ms_per_article": cpu_ms,
         }
     finally:
         if server is not None:
@@ -280,6 +316,8 @@ def main() -> None:
           f"{result['bare_extract_pages_per_s']} pages/s   ratio {result['ratio']} (target >= 1)")
     print(f"  Prefect overhead: {result['prefect_overhead_fraction']:.1%} of wall time (flow {result['flow_wall_s']}s, same stages without Prefect {result['plain_wall_s']}s; target < 15%)")
     print("  time per stage (summed over threads; extract: time inside trafilatura, in whichever process): " + ", ".join(f"{k} {v:.1f}s" for k, v in result["stage_seconds"].items()))
+    print(f"  CPU per stored article during the flow run (2 cores; bare extraction is {1000 / result['bare_extract_pages_per_s']:.1f} ms/page): "
+          + ", ".join(f"{k} {v} ms" for k, v in result["cpu_ms_per_article"].items()))
     print(f"  peak RSS: {result['peak_rss_mb']} MB (this process), {result['peak_rss_worker_mb']} MB (largest child); "
           f"after the flow run, with {result['stored_beforehand']} articles stored beforehand: {result['peak_rss_after_flow_mb']} MB")
     for size, r in result["match_ms"].items():

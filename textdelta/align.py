@@ -7,6 +7,8 @@ Quotations copied verbatim count as restatement outright.
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
@@ -19,17 +21,18 @@ CANDIDATES = 5  # old sentences considered per new sentence for merges
 
 @dataclass
 class Sentence:
+    """A sentence and what alignment reads of it. The term map and sets are shared between
+    sentences of the same text (a story's sentences are met again with every new telling):
+    read them, never change them."""
+
     text: str
     block: int  # index of the block it came from
     doc: int = 0  # index of the document it came from (story comparisons pool several)
-    terms: dict[str, float] = field(default_factory=dict)
-    quotes: set[str] = field(default_factory=set)
-    facts: set[str] = field(default_factory=set)
-    names: set[str] = field(default_factory=set)
-
-    @property
-    def weight(self) -> float:
-        return sum(self.terms.values())
+    terms: Mapping[str, float] = field(default_factory=dict)
+    quotes: frozenset[str] = frozenset()
+    facts: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()
+    weight: float = 0.0  # sum of the term weights
 
 
 @dataclass(frozen=True)
@@ -49,15 +52,16 @@ class SemanticScorer(Protocol):
 
 
 def make_sentence(text: str, block: int, doc: int) -> Sentence:
-    weights, names, sentence_facts = analyse(text)
-    return Sentence(text=text, block=block, doc=doc, terms=dict(weights), quotes=set(_quotations(text)),
-                    facts=set(sentence_facts), names=set(names))
+    terms, quotes, sentence_facts, names, weight = _reading(text)
+    return Sentence(text=text, block=block, doc=doc, terms=terms, quotes=quotes, facts=sentence_facts, names=names, weight=weight)
 
 
 @lru_cache(maxsize=65536)
-def _quotations(text: str) -> frozenset[str]:
-    # Cached like `analyse`: a story's sentences are met again with every new telling.
-    return frozenset(quotations(text))
+def _reading(text: str) -> tuple[dict[str, float], frozenset[str], frozenset[str], frozenset[str], float]:
+    # Cached by text like `analyse`: a story's sentences are met again with every new telling.
+    weights, names, sentence_facts = analyse(text)
+    terms = dict(weights)
+    return terms, frozenset(quotations(text)), sentence_facts, names, sum(terms.values())
 
 
 class OldPool:
@@ -82,21 +86,25 @@ class OldPool:
         shared: dict[int, float] = {}
         for term, w in sentence.terms.items():
             for i in self.postings.get(term, ()):
-                if i not in exclude:
-                    shared[i] = shared.get(i, 0.0) + w
+                shared[i] = shared.get(i, 0.0) + w
+        for i in exclude:
+            shared.pop(i, None)
         if not shared:
             return Match(0.0, 0.0, (), quoted)
-        ranked = sorted(shared, key=lambda i: -shared[i])[:CANDIDATES]
+        ranked = heapq.nlargest(CANDIDATES, shared, key=shared.__getitem__)  # ties keep pool order, as a stable sort would
         best = ranked[0]
         best_cov = shared[best] / total
         old_weight = self.sentences[best].weight
         dice = 2 * _shared_symmetric(sentence, self.sentences[best]) / (total + old_weight)
         chosen: tuple[int, ...] = (best,)
         for a, b in combinations(ranked, 2):
-            union = self.sentences[a].terms.keys() | self.sentences[b].terms.keys()
-            cov = sum(w for t, w in sentence.terms.items() if t in union) / total
-            # A merge must beat the single best clearly, or it is just noise from a second sentence.
-            if cov > best_cov + 0.1 and min(shared[a], shared[b]) / total >= 0.2:
+            # A merge must beat the single best clearly, or it is just noise from a second sentence;
+            # the pair can cover at most what each covers alone, added up.
+            if min(shared[a], shared[b]) / total < 0.2 or (shared[a] + shared[b]) / total <= best_cov + 0.1 - 1e-9:
+                continue
+            terms_a, terms_b = self.sentences[a].terms, self.sentences[b].terms
+            cov = sum(w for t, w in sentence.terms.items() if t in terms_a or t in terms_b) / total
+            if cov > best_cov + 0.1:
                 best_cov, chosen = cov, (a, b)
         return Match(best_cov, dice, chosen, quoted)
 

@@ -197,9 +197,14 @@ def _status(s: Sentence, m: Match, pool: OldPool, th: Thresholds, semantic: Sema
         return "new"
     if len(m.old) == 1 and m.dice >= th.changed:
         old_text = pool.sentences[m.old[0]].text
-        if normalize_text(old_text).casefold() != normalize_text(s.text).casefold():
+        if _folded(old_text) != _folded(s.text):
             return "changed"
     return "old"
+
+
+@lru_cache(maxsize=65536)
+def _folded(text: str) -> str:
+    return normalize_text(text).casefold()
 
 
 VERBATIM_DICE = 0.9
