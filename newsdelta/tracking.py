@@ -19,7 +19,7 @@ from newsdelta import metrics
 from newsdelta.errors import ConfigError
 from newsdelta.settings import Settings
 from storage import repo
-from storage.models import Article, ArticleVersion, Finding, Story, utcnow
+from storage.models import Article, ArticleVersion, Finding, utcnow
 from textdelta import Comparison, Document, compare, compare_to_story, content_hash
 from textdelta.align import SemanticScorer
 from textdelta.normalize import text_key
@@ -41,42 +41,52 @@ class TrackResult:
 def store_and_track(session: Session, article: Article, *, title: str, byline: str | None, published_at: datetime | None,
                     blocks: list[dict[str, str]], source: str, settings: Settings, channels: list[str],
                     terms: list[str] | None = None) -> TrackResult:
-    repo.lock_tracking(session)
-    session.refresh(article)  # what other workers committed before we took the lock
+    if repo.lock_tracking(session):
+        session.refresh(article)  # what other workers committed before we took the lock
+    # No autoflush: the article's row is written once, by the caller's flush, not once per
+    # query that happens to follow a change to it (that was three UPDATEs per article).
+    with session.no_autoflush:
+        return _store_and_track(session, article, title=title, byline=byline, published_at=published_at, blocks=blocks,
+                                source=source, settings=settings, channels=channels, terms=terms)
+
+
+def _store_and_track(session: Session, article: Article, *, title: str, byline: str | None, published_at: datetime | None,
+                     blocks: list[dict[str, str]], source: str, settings: Settings, channels: list[str],
+                     terms: list[str] | None) -> TrackResult:
     doc = Document.from_dicts(blocks, title=title)
+    digest = content_hash(doc)
     result = TrackResult(article_id=article.id)  # type: ignore[arg-type]
-    previous = repo.latest_version(session, article.id)  # type: ignore[arg-type]
-    version = repo.add_version(session, article, content_hash=content_hash(doc), title=title, byline=byline,
-                               published_at=published_at, blocks=doc.to_dicts(), source=source)
+    known = repo.version_hashes(session, article.id)  # type: ignore[arg-type]
     article.title = title or article.title
     article.byline = byline or article.byline
     article.published_at = article.published_at or published_at
-    if version is None:
+    if any(h == digest for _, _, h in known):
         result.story_id = article.story_id
-        session.add(article)
+        return result
+    previous = session.get(ArticleVersion, known[-1][0]) if known else None
+    diff = json.dumps(version_diff(_doc(previous), doc), ensure_ascii=False) if previous is not None else None
+    version = repo.add_version(session, article, number=(known[-1][1] if known else 0) + 1, content_hash=digest, title=title,
+                               byline=byline, published_at=published_at, blocks=doc.to_dicts(), source=source, diff=diff)
+    if version is None:  # stored by a concurrent writer between our read and our insert
+        result.story_id = article.story_id
         return result
     result.version_id, result.version_number = version.id, version.number
     if terms is None:  # the story lookup and the index share them
         terms = article_terms(title, doc.text)
-    if previous is not None:
-        version.diff = json.dumps(version_diff(_doc(previous), doc), ensure_ascii=False)
-        session.add(version)
 
+    had_story = article.story_id is not None
     with metrics.stage("match"):
-        if article.story_id is None:
+        if not had_story:
             comparison, pool_outlets = _join_story(session, article, doc, terms, settings)
             result.joined_story = comparison is not None
             kind = "new_outlet"
         else:
             comparison, pool_outlets = _against_story(session, article, version, doc, settings)
             kind = "new_outlet" if previous is not None and previous.source == "feed" and source == "page" else "new_version"
-    story = session.get(Story, article.story_id)
-    if story is not None:
-        story.updated_at = utcnow()
-        session.add(story)
+    if had_story or result.joined_story:  # a story made just now is as new as it gets
+        repo.touch_story(session, article.story_id)  # type: ignore[arg-type]
     result.story_id = article.story_id
     session.add(article)
-    session.flush()
     # The same time the story lookup measures its window from (feed date first, then page date).
     repo.index_terms(session, article, terms, article.published_at or article.first_seen_at)
 
@@ -95,7 +105,7 @@ def _join_story(session: Session, article: Article, doc: Document, terms: list[s
     since = (article.published_at or utcnow()) - timedelta(days=settings.match_window_days)
     best = find_story(session, doc, terms, since, article.outlet or None, article.id, semantic_scorer(settings))
     if best is None:
-        article.story_id = repo.create_story(session, doc.title or article.title).id
+        article.story_id = repo.create_story(session, doc.title or article.title)
         return None, []
     comparison, article.story_id, outlets = best
     return comparison, outlets

@@ -8,31 +8,41 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import TextClause, bindparam, func, or_, text, update
+from sqlalchemy import TextClause, bindparam, func, insert, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 
 from storage.models import Alert, Article, ArticleTerm, ArticleVersion, Feed, FeedPoll, Finding, Story, TrackingLock, utcnow
 
 
+def _insert(session: Session, model: type[SQLModel]) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise NotImplementedError(dialect)  # pragma: no cover - other databases are not supported
+
+
 def insert_ignore(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], conflict: Sequence[str]) -> list[int]:
     """Insert rows, skipping those that violate the unique key `conflict`; return the ids inserted."""
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
     table = model.__table__  # type: ignore[attr-defined]
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
-    else:  # pragma: no cover - other databases are not supported
-        raise NotImplementedError(dialect)
+    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=list(conflict))
     # Rows go as executemany parameters, not inlined with .values(): the statement's SQL is then
     # the same every call and is compiled once (compiling a 40-row VALUES cost more than running it).
     if "id" in table.c:
         return [r[0] for r in session.execute(stmt.returning(table.c.id), list(rows)).all()]
     session.execute(stmt, list(rows))
     return []
+
+
+def insert_ignore_one(session: Session, model: type[SQLModel], row: dict[str, Any], conflict: Sequence[str]) -> Any | None:
+    """Insert one row unless it violates the unique key `conflict`; return it as a loaded ORM
+    object (in the same statement: no second query to read back what was just written)."""
+    stmt = _insert(session, model).on_conflict_do_nothing(index_elements=list(conflict)).returning(model)
+    return session.scalars(stmt, [row]).first()
 
 
 # --- feeds -----------------------------------------------------------------------------
@@ -105,38 +115,56 @@ def latest_version(session: Session, article_id: int) -> ArticleVersion | None:
     return session.exec(select(ArticleVersion).where(ArticleVersion.article_id == article_id).order_by(col(ArticleVersion.number).desc())).first()
 
 
-def add_version(session: Session, article: Article, *, content_hash: str, title: str, byline: str | None,
-                published_at: datetime | None, blocks: list[dict[str, str]], source: str) -> ArticleVersion | None:
-    """Store a version unless this article already has one with the same content hash."""
-    exists = session.exec(select(ArticleVersion.id).where(ArticleVersion.article_id == article.id, ArticleVersion.content_hash == content_hash)).first()
-    if exists is not None:
-        return None
-    number = (session.exec(select(func.max(ArticleVersion.number)).where(ArticleVersion.article_id == article.id)).one() or 0) + 1
-    ids = insert_ignore(session, ArticleVersion, [{
+def version_hashes(session: Session, article_id: int) -> list[tuple[int, int, str]]:
+    """(id, number, content hash) of each version of an article, oldest first: enough to tell
+    whether a text is already stored and what number comes next, without loading bodies."""
+    query = select(ArticleVersion.id, ArticleVersion.number, ArticleVersion.content_hash).where(ArticleVersion.article_id == article_id)
+    return [(int(i), int(n), h) for i, n, h in session.exec(query.order_by(col(ArticleVersion.number))).all()]  # type: ignore[arg-type]
+
+
+def add_version(session: Session, article: Article, *, number: int, content_hash: str, title: str, byline: str | None,
+                published_at: datetime | None, blocks: list[dict[str, str]], source: str, diff: str | None = None) -> ArticleVersion | None:
+    """Store version `number` unless this article already has one with the same content hash
+    (a concurrent writer, or a rerun, got there first): then None."""
+    return insert_ignore_one(session, ArticleVersion, {
         "article_id": article.id, "number": number, "content_hash": content_hash, "title": title, "byline": byline,
         "published_at": published_at, "blocks": json.dumps(blocks, ensure_ascii=False), "source": source, "fetched_at": utcnow(),
-    }], ["article_id", "content_hash"])
-    return session.get(ArticleVersion, ids[0]) if ids else None
+        "diff": diff,
+    }, ["article_id", "content_hash"])
 
 
-def lock_tracking(session: Session) -> None:
-    """Take the tracking lock for the rest of this transaction (see TrackingLock)."""
+def lock_tracking(session: Session) -> bool:
+    """Take the tracking lock for the rest of this transaction (see TrackingLock). True when
+    this call took it; False when the transaction already held it (a batch of articles is
+    tracked in one transaction, and one update of the lock row is enough for all of them)."""
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get("tracking_lock") is transaction:
+        return False
     session.execute(update(TrackingLock).where(col(TrackingLock.id) == 1).values(counter=TrackingLock.counter + 1))
+    session.info["tracking_lock"] = session.get_transaction()
+    return True
 
 
 # --- stories and the candidate index -----------------------------------------------------
 
-def create_story(session: Session, title: str) -> Story:
-    story = Story(title=title[:1000])
-    session.add(story)
-    session.flush()
-    return story
+def create_story(session: Session, title: str) -> int:
+    """A new story's id (inserted directly: flushing the session here would write the
+    article's half-made changes too, and then again when they are complete)."""
+    now = utcnow()
+    return int(session.execute(insert(Story).values(title=title[:1000], created_at=now, updated_at=now).returning(Story.id)).scalar_one())
+
+
+def touch_story(session: Session, story_id: int) -> None:
+    session.execute(update(Story).where(col(Story.id) == story_id).values(updated_at=utcnow()))
 
 
 def index_terms(session: Session, article: Article, terms: Sequence[str], published_at: datetime) -> None:
+    """Index an article under its signature terms; rows it already has take its current story."""
     rows = [{"term": t[:64], "article_id": article.id, "story_id": article.story_id, "outlet": article.outlet, "published_at": published_at} for t in dict.fromkeys(terms)]
-    insert_ignore(session, ArticleTerm, rows, ["term", "article_id"])
-    session.execute(update(ArticleTerm).where(col(ArticleTerm.article_id) == article.id).values(story_id=article.story_id))
+    if not rows:
+        return
+    stmt = _insert(session, ArticleTerm.__table__)  # type: ignore[attr-defined]
+    session.execute(stmt.on_conflict_do_update(index_elements=["term", "article_id"], set_={"story_id": stmt.excluded.story_id}), rows)
 
 
 POSTINGS_PER_TERM = 200  # most recent index rows read per term inside the match window

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from storage import repo
 from storage.db import make_engine, migrate
-from storage.models import Article
+from storage.models import Article, TrackingLock
 from tests.test_team_scale import pg_available, pg_url  # noqa: F401 - fixtures
 
 NOW = datetime(2025, 3, 31, 12, tzinfo=timezone.utc)
@@ -32,7 +32,7 @@ def stored(session: Session, url: str, outlet: str, terms: list[str], published:
     article = Article(url=url, outlet=outlet, first_seen_at=published, published_at=published)
     session.add(article)
     session.flush()
-    article.story_id = repo.create_story(session, url).id
+    article.story_id = repo.create_story(session, url)
     repo.index_terms(session, article, terms, published)
     return article.story_id  # type: ignore[return-value]
 
@@ -62,3 +62,29 @@ def test_a_story_is_found_through_its_rare_terms_when_common_terms_flood_the_win
         found = repo.candidate_stories(s, common + STORY_TERMS[:12], SINCE, "N", None)
     story, hits = found[0]
     assert story == target and hits >= 12, "the flood's recent rows may fill the common terms' quota; the rare ones find the story"
+
+
+def test_index_rows_take_the_articles_current_story_when_indexed_again(db) -> None:  # type: ignore[no-untyped-def]
+    with Session(db) as session, session.begin():
+        first = stored(session, "https://a.example/1", "A", STORY_TERMS[:10], NOW)
+        article = session.get(Article, 1)
+        assert article is not None
+        article.story_id = repo.create_story(session, "another")
+        repo.index_terms(session, article, STORY_TERMS[:12], NOW)  # 10 rows already there, 2 new
+        hits = dict(repo.candidate_stories(session, STORY_TERMS[:12], SINCE, None, None, min_hits=1))
+        second = article.story_id
+    assert first not in hits and hits[second] == 12
+
+
+def test_the_tracking_lock_is_taken_once_per_transaction(db) -> None:  # type: ignore[no-untyped-def]
+    """A batch is tracked in one transaction: the lock row is updated for its first article only,
+    and a new transaction takes it again."""
+    with Session(db) as session:
+        with session.begin():
+            assert repo.lock_tracking(session) is True
+            assert repo.lock_tracking(session) is False
+        with session.begin():
+            assert repo.lock_tracking(session) is True
+        with session.begin():
+            counter = session.exec(select(TrackingLock.counter)).one()
+    assert counter == 2
