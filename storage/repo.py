@@ -38,13 +38,6 @@ def insert_ignore(session: Session, model: type[SQLModel], rows: Sequence[dict[s
     return []
 
 
-def insert_ignore_one(session: Session, model: type[SQLModel], row: dict[str, Any], conflict: Sequence[str]) -> Any | None:
-    """Insert one row unless it violates the unique key `conflict`; return it as a loaded ORM
-    object (in the same statement: no second query to read back what was just written)."""
-    stmt = _insert(session, model).on_conflict_do_nothing(index_elements=list(conflict)).returning(model)
-    return session.scalars(stmt, [row]).first()
-
-
 # --- feeds -----------------------------------------------------------------------------
 
 def ensure_feed(session: Session, url: str, outlet: str, interval_s: int) -> Feed:
@@ -125,12 +118,15 @@ def version_hashes(session: Session, article_id: int) -> list[tuple[int, int, st
 def add_version(session: Session, article: Article, *, number: int, content_hash: str, title: str, byline: str | None,
                 published_at: datetime | None, blocks: list[dict[str, str]], source: str, diff: str | None = None) -> ArticleVersion | None:
     """Store version `number` unless this article already has one with the same content hash
-    (a concurrent writer, or a rerun, got there first): then None."""
-    return insert_ignore_one(session, ArticleVersion, {
+    (a concurrent writer, or a rerun, got there first): then None. The version is returned as
+    written, detached: reading it back through the ORM cost more than writing it."""
+    row = {
         "article_id": article.id, "number": number, "content_hash": content_hash, "title": title, "byline": byline,
         "published_at": published_at, "blocks": json.dumps(blocks, ensure_ascii=False), "source": source, "fetched_at": utcnow(),
         "diff": diff,
-    }, ["article_id", "content_hash"])
+    }
+    ids = insert_ignore(session, ArticleVersion, [row], ["article_id", "content_hash"])
+    return ArticleVersion(id=ids[0], **row) if ids else None
 
 
 def lock_tracking(session: Session) -> bool:
