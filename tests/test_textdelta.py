@@ -198,3 +198,31 @@ def test_a_sentence_added_inside_a_japanese_paragraph_is_the_only_new_one() -> N
     result = compare(old, new)
     assert result.same_story
     assert result.new_sentences == [added]
+
+
+def _statuses(old: list[str], new: list[str]) -> list[tuple[str, str]]:
+    result = compare(Document.from_blocks([Block("paragraph", p) for p in old]), Document.from_blocks([Block("paragraph", p) for p in new]))
+    return [(a.new, a.status) for a in result.alignments]
+
+
+def test_a_sentence_without_content_words_is_old_when_the_old_text_has_it_verbatim() -> None:
+    old = ["The council voted to close the Harlow Road library in March. Why? The building needs repairs costing 2 million pounds."]
+    statuses = _statuses(old, [old[0], "Residents kept asking. Why? Nobody at the council would say."])
+    assert statuses == [
+        ("The council voted to close the Harlow Road library in March.", "old"),
+        ("Why?", "old"),  # the copy in the old paragraph takes the old "Why?"...
+        ("The building needs repairs costing 2 million pounds.", "old"),
+        ("Residents kept asking.", "new"),
+        ("Why?", "new"),  # ...so the second one has nothing left to restate
+        ("Nobody at the council would say.", "new"),
+    ]
+
+
+def test_an_old_sentence_goes_to_its_exact_copy_not_to_an_earlier_question_with_the_same_words() -> None:
+    old = ["Tourists queue at the new oxygen bar in Delhi. There is an oxygen bar in Delhi."]
+    new = ["Is there an oxygen bar in Delhi? Tourists queue at the new oxygen bar in Delhi. There is an oxygen bar in Delhi."]
+    assert _statuses(old, new) == [
+        ("Is there an oxygen bar in Delhi?", "new"),  # the same terms, but not the same sentence
+        ("Tourists queue at the new oxygen bar in Delhi.", "old"),
+        ("There is an oxygen bar in Delhi.", "old"),
+    ]

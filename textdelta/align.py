@@ -14,6 +14,7 @@ from functools import lru_cache
 from itertools import combinations
 from typing import Protocol
 
+from textdelta.normalize import normalize_text
 from textdelta.terms import analyse, quotations
 
 CANDIDATES = 5  # old sentences considered per new sentence for merges
@@ -64,6 +65,11 @@ def _reading(text: str) -> tuple[dict[str, float], frozenset[str], frozenset[str
     return terms, frozenset(quotations(text)), sentence_facts, names, sum(terms.values())
 
 
+@lru_cache(maxsize=65536)
+def _folded(text: str) -> str:
+    return normalize_text(text).casefold()
+
+
 class OldPool:
     """Old sentences with an inverted index, so each new sentence only meets the old
     sentences it shares a term with."""
@@ -72,17 +78,22 @@ class OldPool:
         self.sentences = sentences
         self.postings: dict[str, list[int]] = {}
         self.quotes: set[str] = set()
+        self.contentless: dict[str, list[int]] = {}  # "Why?", "That's it.": no terms to match on, only their text
         for i, sentence in enumerate(sentences):
             for term in sentence.terms:
                 self.postings.setdefault(term, []).append(i)
             self.quotes |= sentence.quotes
+            if sentence.weight <= 0:
+                self.contentless.setdefault(_folded(sentence.text), []).append(i)
 
     def match(self, sentence: Sentence, exclude: frozenset[int] = frozenset()) -> Match:
         """Best explanation of `sentence` by old sentences, ignoring those in `exclude`."""
         total = sentence.weight
         quoted = any(_quote_in(q, self.quotes) for q in sentence.quotes)
         if total <= 0:
-            return Match(0.0, 0.0, (), quoted)
+            # Restated only by the same words: an old copy of it that nobody else has taken.
+            copies = [i for i in self.contentless.get(_folded(sentence.text), ()) if i not in exclude]
+            return Match(1.0, 1.0, (copies[0],), quoted) if copies else Match(0.0, 0.0, (), quoted)
         shared: dict[int, float] = {}
         for term, w in sentence.terms.items():
             for i in self.postings.get(term, ()):
@@ -92,10 +103,13 @@ class OldPool:
         if not shared:
             return Match(0.0, 0.0, (), quoted)
         ranked = heapq.nlargest(CANDIDATES, shared, key=shared.__getitem__)  # ties keep pool order, as a stable sort would
-        best = ranked[0]
+        # Of the old sentences that cover it equally well, the closest one (an exact copy, not a
+        # longer sentence that happens to contain the same words) explains it.
+        tied = [i for i in ranked if shared[i] == shared[ranked[0]]]
+        dices = {i: 2 * _shared_symmetric(sentence, self.sentences[i]) / (total + self.sentences[i].weight) for i in tied}
+        best = max(tied, key=dices.__getitem__)
         best_cov = shared[best] / total
-        old_weight = self.sentences[best].weight
-        dice = 2 * _shared_symmetric(sentence, self.sentences[best]) / (total + old_weight)
+        dice = dices[best]
         chosen: tuple[int, ...] = (best,)
         for a, b in combinations(ranked, 2):
             # A merge must beat the single best clearly, or it is just noise from a second sentence;

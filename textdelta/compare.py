@@ -11,9 +11,8 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, Sequence
 
-from textdelta.align import Match, OldPool, SemanticScorer, Sentence, conflicting, days, event_support, make_sentence
+from textdelta.align import Match, OldPool, SemanticScorer, Sentence, _folded, conflicting, days, event_support, make_sentence
 from textdelta.blocks import Document
-from textdelta.normalize import normalize_text
 from textdelta.sentences import split_sentences
 
 Status = Literal["old", "changed", "new"]
@@ -27,7 +26,7 @@ class Thresholds:
 
     aligned: float = 0.4  # weighted coverage at or above which a new sentence restates old text
     changed: float = 0.7  # Dice with one old sentence at or above which it is a small edit of it
-    same_story: float = 0.405  # document score at or above which two texts tell the same story
+    same_story: float = 0.428  # document score at or above which two texts tell the same story
     new_paragraph: float = 0.5  # share of a paragraph's characters in new sentences
     ambiguous: float = 0.15  # half-width of the coverage band around `aligned` the semantic scorer decides
     semantic: float = 0.95  # coverage + cosine at or above which a sentence in that band restates old text
@@ -202,11 +201,6 @@ def _status(s: Sentence, m: Match, pool: OldPool, th: Thresholds, semantic: Sema
     return "old"
 
 
-@lru_cache(maxsize=65536)
-def _folded(text: str) -> str:
-    return normalize_text(text).casefold()
-
-
 VERBATIM_DICE = 0.9
 
 
@@ -216,9 +210,16 @@ def _exclusive_matches(new: list[Sentence], pool: OldPool) -> list[Match]:
     neighbours, and without this rule it would pass for a restatement of them."""
     matches = [pool.match(s) for s in new]
     taken: dict[int, int] = {}
+    claims: dict[int, tuple[bool, float]] = {}
     for k, m in enumerate(matches):
         if len(m.old) == 1 and m.dice >= VERBATIM_DICE:
-            taken.setdefault(m.old[0], k)
+            # Several new sentences may repeat one old sentence nearly verbatim ("Is there an
+            # oxygen bar in Delhi?" has the terms of "There is an oxygen bar in Delhi."): the
+            # old sentence goes to its exact copy, if there is one, else to the closest.
+            i = m.old[0]
+            claim = (_folded(new[k].text) == _folded(pool.sentences[i].text), m.dice)
+            if i not in taken or claim > claims[i]:
+                taken[i], claims[i] = k, claim
     if not taken:
         return matches
     for k, m in enumerate(matches):
