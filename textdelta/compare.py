@@ -24,12 +24,12 @@ class Thresholds:
     """Decision thresholds. Defaults were fitted on tests/data/labelled (the `fit` split) by
     `newsdelta evaluate --fit`; the README reports figures on the held-out split."""
 
-    aligned: float = 0.4  # weighted coverage at or above which a new sentence restates old text
+    aligned: float = 0.5  # weighted coverage at or above which a new sentence restates old text
     changed: float = 0.7  # Dice with one old sentence at or above which it is a small edit of it
-    same_story: float = 0.428  # document score at or above which two texts tell the same story
+    same_story: float = 0.284  # document score at or above which two texts tell the same story
     new_paragraph: float = 0.5  # share of a paragraph's characters in new sentences
     ambiguous: float = 0.15  # half-width of the coverage band around `aligned` the semantic scorer decides
-    semantic: float = 0.95  # coverage + cosine at or above which a sentence in that band restates old text
+    semantic: float = 1.1  # coverage + cosine at or above which a sentence in that band restates old text
     gap: float = 0.2  # coverage enough for a sentence that fills the gap between two aligned neighbours
     lede: float = 0.5  # factor on the story score when the two ledes report different events
 
