@@ -36,8 +36,7 @@ from newsdelta.tracking import find_story  # noqa: E402
 from storage import repo  # noqa: E402
 from storage.db import make_engine, migrate  # noqa: E402
 from storage.models import utcnow  # noqa: E402
-from textdelta import Block, Document, compare, signature_terms  # noqa: E402
-from textdelta.terms import analyse  # noqa: E402
+from textdelta import Block, Document, clear_caches, compare, signature_terms  # noqa: E402
 
 TRUTH = Path(__file__).resolve().parents[2] / "shared/data/articles/scrapinghub/ground-truth.json"
 
@@ -79,7 +78,7 @@ def bench_compare(pool: list[list[str]], pairs: int = 60) -> dict[str, float]:
         new.insert(len(new) // 2, rng.choice(rng.choice(pool)))
         new[1] = new[1].replace(" the ", " this ", 1)
         a, b = doc_of(old), doc_of(new)
-        analyse.cache_clear()
+        clear_caches()
         started = time.perf_counter()
         compare(a, b)
         timings.append((time.perf_counter() - started) * 1000)
@@ -148,7 +147,7 @@ def bench_retrieval(database_url: str | None, sizes: list[int], pool: list[list[
                     candidates.append(len(repo.candidate_stories(session, terms, since, "new-outlet", None)))
                     timings.append((time.perf_counter() - started) * 1000)
                 for doc, terms in queries:
-                    analyse.cache_clear()  # cold: the candidates' sentences are analysed within the timing
+                    clear_caches()  # cold: the candidates' sentences are analysed within the timing
                     started = time.perf_counter()
                     find_story(session, doc, terms, since, "new-outlet", None)
                     full.append((time.perf_counter() - started) * 1000)

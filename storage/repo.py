@@ -104,10 +104,6 @@ def versions(session: Session, article_id: int) -> list[ArticleVersion]:
     return list(session.exec(select(ArticleVersion).where(ArticleVersion.article_id == article_id).order_by(col(ArticleVersion.number))))
 
 
-def latest_version(session: Session, article_id: int) -> ArticleVersion | None:
-    return session.exec(select(ArticleVersion).where(ArticleVersion.article_id == article_id).order_by(col(ArticleVersion.number).desc())).first()
-
-
 def version_hashes(session: Session, article_id: int) -> list[tuple[int, int, str]]:
     """(id, number, content hash) of each version of an article, oldest first: enough to tell
     whether a text is already stored and what number comes next, without loading bodies."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import seed_text
-from textdelta import Block, Document, compare, compare_to_story, content_hash, parse_plain_text, signature_terms
+from textdelta import Block, Document, clear_caches, compare, compare_to_story, content_hash, parse_plain_text, signature_terms
 from textdelta.sentences import split_sentences
 
 TEXTS = Path(__file__).parent / "data" / "texts"
@@ -226,3 +226,12 @@ def test_an_old_sentence_goes_to_its_exact_copy_not_to_an_earlier_question_with_
         ("Tourists queue at the new oxygen bar in Delhi.", "old"),
         ("There is an oxygen bar in Delhi.", "old"),
     ]
+
+
+def test_clear_caches_forgets_analysed_sentences_so_benchmarks_can_time_a_cold_start() -> None:
+    from textdelta import align, terms
+
+    compare(parse_plain_text("Rescuers reached the flooded village on Monday."), parse_plain_text("Rescuers reached the village by boat."))
+    assert terms.analyse.cache_info().currsize > 0 and align._reading.cache_info().currsize > 0
+    clear_caches()
+    assert terms.analyse.cache_info().currsize == 0 and align._reading.cache_info().currsize == 0

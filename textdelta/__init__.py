@@ -11,6 +11,7 @@ from textdelta.compare import (
     Comparison,
     NewSection,
     Thresholds,
+    clear_caches,
     compare,
     compare_to_story,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "Document",
     "NewSection",
     "Thresholds",
+    "clear_caches",
     "compare",
     "compare_to_story",
     "content_hash",
