@@ -272,8 +272,11 @@ def main() -> None:
         engine_for.cache_clear()
         if args.stored:
             prefill(os.environ["NEWSDELTA_DATABASE_URL"], args.stored)
+        cpu_before = process_cpu()
         plain_wall, plain_stored = run_plain(config_for(tmp / "plain", base, args.feeds, args.articles))
-        log(f"plain: {plain_stored} stored in {plain_wall:.1f}s")
+        cpu_after = process_cpu()
+        plain_cpu_ms = {role: round(1000 * (cpu_after[role] - cpu_before.get(role, 0.0)) / max(1, plain_stored), 1) for role in cpu_after}
+        log(f"plain: {plain_stored} stored in {plain_wall:.1f}s; CPU per stored article: {plain_cpu_ms} ms")
 
         bare_rates += bare_extract(pages)  # again after the runs: the machine's speed drifts
         bare = statistics.median(bare_rates)
@@ -302,7 +305,7 @@ def main() -> None:
             "peak_rss_mb": round(self_rss, 1), "peak_rss_worker_mb": round(child_rss, 1),
             "stored_beforehand": args.stored, "peak_rss_after_flow_mb": round(flow_rss, 1),
             "match_ms": matching,
-            "cpu_ms_per_article": cpu_ms,
+            "cpu_ms_per_article": cpu_ms, "plain_cpu_ms_per_article": plain_cpu_ms,
         }
     finally:
         if server is not None:
@@ -318,6 +321,7 @@ def main() -> None:
     print("  time per stage (summed over threads; extract: time inside trafilatura, in whichever process): " + ", ".join(f"{k} {v:.1f}s" for k, v in result["stage_seconds"].items()))
     print(f"  CPU per stored article during the flow run (2 cores; bare extraction is {1000 / result['bare_extract_pages_per_s']:.1f} ms/page): "
           + ", ".join(f"{k} {v} ms" for k, v in result["cpu_ms_per_article"].items()))
+    print("  same, without Prefect: " + ", ".join(f"{k} {v} ms" for k, v in result["plain_cpu_ms_per_article"].items()))
     print(f"  peak RSS: {result['peak_rss_mb']} MB (this process), {result['peak_rss_worker_mb']} MB (largest child); "
           f"after the flow run, with {result['stored_beforehand']} articles stored beforehand: {result['peak_rss_after_flow_mb']} MB")
     for size, r in result["match_ms"].items():
