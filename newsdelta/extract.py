@@ -106,17 +106,14 @@ def _text(el: etree._Element) -> str:
     """The element's text as a reader sees it: one space between words, also where a line
     break or a nested block separated them, and no zero-width characters."""
     parts: list[str] = []
-
-    def walk(node: etree._Element) -> None:
-        parts.append(node.text or "")
-        for child in node:
-            breaking = child.tag in _BREAKING
+    for event, node in etree.iterwalk(el, events=("start", "end", "comment", "pi")):  # no recursion: trees can be deep
+        breaking = node is not el and node.tag in _BREAKING
+        if event == "start":
             parts.append(" " if breaking else "")
-            walk(child)
+            parts.append(node.text or "")
+        elif node is not el:  # the end of an element, or a comment: what follows it counts
             parts.append(" " if breaking else "")
-            parts.append(child.tail or "")
-
-    walk(el)
+            parts.append(node.tail or "")
     return " ".join("".join(parts).translate(_INVISIBLE).split())
 
 

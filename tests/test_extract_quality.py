@@ -60,3 +60,16 @@ def test_words_on_either_side_of_a_line_break_stay_apart_and_metadata_comes_thro
     assert "The vote was close Nine members voted in favour, seven against." in texts
     assert "The plan costs 4 million pounds." in texts
     assert (extracted.title, extracted.byline, str(extracted.published_at.date())) == ("Dredging plan approved", "Ana Lima", "2025-03-30")
+
+
+def test_block_text_keeps_what_follows_a_comment_and_survives_deep_nesting() -> None:
+    from lxml import etree
+
+    from newsdelta.extract import _text
+
+    assert _text(etree.fromstring("<p>a<!-- note --> b<lb/>c<hi>d</hi>e</p>")) == "a b cde"
+    root = node = etree.Element("p")
+    for _ in range(5000):
+        node = etree.SubElement(node, "hi")
+    node.text = "deep"
+    assert _text(root) == "deep"

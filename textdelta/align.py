@@ -66,7 +66,8 @@ def _reading(text: str) -> tuple[dict[str, float], frozenset[str], frozenset[str
 
 
 @lru_cache(maxsize=65536)
-def _folded(text: str) -> str:
+def folded(text: str) -> str:
+    """The form in which two sentences count as the same words (typography and case aside)."""
     return normalize_text(text).casefold()
 
 
@@ -84,7 +85,7 @@ class OldPool:
                 self.postings.setdefault(term, []).append(i)
             self.quotes |= sentence.quotes
             if sentence.weight <= 0:
-                self.contentless.setdefault(_folded(sentence.text), []).append(i)
+                self.contentless.setdefault(folded(sentence.text), []).append(i)
 
     def match(self, sentence: Sentence, exclude: frozenset[int] = frozenset()) -> Match:
         """Best explanation of `sentence` by old sentences, ignoring those in `exclude`."""
@@ -92,7 +93,7 @@ class OldPool:
         quoted = any(_quote_in(q, self.quotes) for q in sentence.quotes)
         if total <= 0:
             # Restated only by the same words: an old copy of it that nobody else has taken.
-            copies = [i for i in self.contentless.get(_folded(sentence.text), ()) if i not in exclude]
+            copies = [i for i in self.contentless.get(folded(sentence.text), ()) if i not in exclude]
             return Match(1.0, 1.0, (copies[0],), quoted) if copies else Match(0.0, 0.0, (), quoted)
         shared: dict[int, float] = {}
         for term, w in sentence.terms.items():

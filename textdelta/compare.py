@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, Sequence
 
-from textdelta.align import Match, OldPool, SemanticScorer, Sentence, _folded, conflicting, days, event_support, make_sentence
+from textdelta.align import Match, OldPool, SemanticScorer, Sentence, conflicting, days, event_support, folded, make_sentence
 from textdelta.blocks import Document
 from textdelta.sentences import split_sentences
 
@@ -172,7 +172,7 @@ def clear_caches() -> None:
     _split.cache_clear()
     terms.analyse.cache_clear()
     align._reading.cache_clear()
-    align._folded.cache_clear()
+    align.folded.cache_clear()
 
 
 LEDE_MIN_WORDS = 8  # shorter opening "sentences" are datelines, bylines or kickers, not the lede
@@ -207,7 +207,7 @@ def _status(s: Sentence, m: Match, pool: OldPool, th: Thresholds, semantic: Sema
         return "new"
     if len(m.old) == 1 and m.dice >= th.changed:
         old_text = pool.sentences[m.old[0]].text
-        if _folded(old_text) != _folded(s.text):
+        if folded(old_text) != folded(s.text):
             return "changed"
     return "old"
 
@@ -228,7 +228,7 @@ def _exclusive_matches(new: list[Sentence], pool: OldPool) -> list[Match]:
             # oxygen bar in Delhi?" has the terms of "There is an oxygen bar in Delhi."): the
             # old sentence goes to its exact copy, if there is one, else to the closest.
             i = m.old[0]
-            claim = (_folded(new[k].text) == _folded(pool.sentences[i].text), m.dice)
+            claim = (folded(new[k].text) == folded(pool.sentences[i].text), m.dice)
             if i not in taken or claim > claims[i]:
                 taken[i], claims[i] = k, claim
     if not taken:
