@@ -153,6 +153,8 @@ def process_cpu() -> dict[str, float]:
     /proc): on two cores the run is bound by the CPU all of them use together, and the page
     server and Prefect's server are part of that."""
     table: dict[int, tuple[int, float, str]] = {}
+    if not Path("/proc/self/stat").exists():
+        return {}  # not Linux: the figures are left out
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -319,9 +321,10 @@ def main() -> None:
           f"{result['bare_extract_pages_per_s']} pages/s   ratio {result['ratio']} (target >= 1)")
     print(f"  Prefect overhead: {result['prefect_overhead_fraction']:.1%} of wall time (flow {result['flow_wall_s']}s, same stages without Prefect {result['plain_wall_s']}s; target < 15%)")
     print("  time per stage (summed over threads; extract: time inside trafilatura, in whichever process): " + ", ".join(f"{k} {v:.1f}s" for k, v in result["stage_seconds"].items()))
-    print(f"  CPU per stored article during the flow run (2 cores; bare extraction is {1000 / result['bare_extract_pages_per_s']:.1f} ms/page): "
-          + ", ".join(f"{k} {v} ms" for k, v in result["cpu_ms_per_article"].items()))
-    print("  same, without Prefect: " + ", ".join(f"{k} {v} ms" for k, v in result["plain_cpu_ms_per_article"].items()))
+    if result["cpu_ms_per_article"]:
+        print(f"  CPU per stored article during the flow run (2 cores; bare extraction is {1000 / result['bare_extract_pages_per_s']:.1f} ms/page): "
+              + ", ".join(f"{k} {v} ms" for k, v in result["cpu_ms_per_article"].items()))
+        print("  same, without Prefect: " + ", ".join(f"{k} {v} ms" for k, v in result["plain_cpu_ms_per_article"].items()))
     print(f"  peak RSS: {result['peak_rss_mb']} MB (this process), {result['peak_rss_worker_mb']} MB (largest child); "
           f"after the flow run, with {result['stored_beforehand']} articles stored beforehand: {result['peak_rss_after_flow_mb']} MB")
     for size, r in result["match_ms"].items():
