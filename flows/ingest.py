@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from flows.deliver import deliver_alerts
+from flows.deliver import deliver_channels
 from flows.report import ingest_markdown
 from newsdelta import pipeline, workers
 from newsdelta.fetch import Fetcher
@@ -93,7 +93,7 @@ def ingest(
                     logger.warning("article %s: %s (%s)", result.url, result.status, result.error)
             counts = Counter(r.status for r in results)
             logger.info("batch %d/%d: %s", n, len(batches), ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
-    delivery = deliver_alerts(config_path=config_path) if deliver else None
+    delivery = deliver_channels(settings) if deliver else None
     summary = {
         "feeds": [asdict(p) for p in polls],
         "articles": [asdict(a) for a in articles],
