@@ -14,7 +14,7 @@ from functools import lru_cache
 from itertools import combinations
 from typing import Protocol
 
-from textdelta.normalize import normalize_text
+from textdelta.normalize import folded as _fold
 from textdelta.terms import analyse, quotations
 
 CANDIDATES = 5  # old sentences considered per new sentence for merges
@@ -65,10 +65,8 @@ def _reading(text: str) -> tuple[dict[str, float], frozenset[str], frozenset[str
     return terms, frozenset(quotations(text)), sentence_facts, names, sum(terms.values())
 
 
-@lru_cache(maxsize=65536)
-def folded(text: str) -> str:
-    """The form in which two sentences count as the same words (typography and case aside)."""
-    return normalize_text(text).casefold()
+# normalize.folded, cached: alignment folds the same sentences again with every new telling.
+folded = lru_cache(maxsize=65536)(_fold)
 
 
 class OldPool:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, Sequence
 
+from textdelta import align, terms
 from textdelta.align import Match, OldPool, SemanticScorer, Sentence, conflicting, days, event_support, folded, make_sentence
 from textdelta.blocks import Document
 from textdelta.sentences import split_sentences
@@ -167,8 +168,6 @@ def _split(paragraph: str) -> tuple[str, ...]:
 def clear_caches() -> None:
     """Forget every paragraph and sentence analysed so far (benchmarks time a cold start with
     it). The stem cache stays: it is per word, a vocabulary any running process has."""
-    from textdelta import align, terms
-
     _split.cache_clear()
     terms.analyse.cache_clear()
     align._reading.cache_clear()

@@ -28,11 +28,16 @@ def normalize_text(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+def folded(text: str) -> str:
+    """The form in which two texts count as the same words: typography and case aside."""
+    return normalize_text(text).casefold()
+
+
 def content_hash(document: Document) -> str:
     """Hash of the body as a reader sees it: block kinds and normalised, case-folded text."""
     digest = hashlib.sha256()
     for block in document.blocks:
-        text = normalize_text(block.text).casefold()
+        text = folded(block.text)
         if text:
             digest.update(f"{block.kind}\x1f{text}\x1e".encode())
     return digest.hexdigest()
@@ -40,4 +45,4 @@ def content_hash(document: Document) -> str:
 
 def text_key(text: str) -> str:
     """Short stable key for a piece of text, used to deduplicate findings and alerts."""
-    return hashlib.sha256(normalize_text(text).casefold().encode()).hexdigest()[:32]
+    return hashlib.sha256(folded(text).encode()).hexdigest()[:32]
