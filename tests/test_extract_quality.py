@@ -73,3 +73,23 @@ def test_block_text_keeps_what_follows_a_comment_and_survives_deep_nesting() -> 
         node = etree.SubElement(node, "hi")
     node.text = "deep"
     assert _text(root) == "deep"
+
+
+def test_metadata_is_read_as_trafilatura_reads_it() -> None:
+    """`_metadata` leaves out trafilatura's categories, tags and licence for speed; what it does
+    read (title, author, canonical URL, date, site name) must stay what trafilatura would give."""
+    from trafilatura.metadata import extract_metadata
+    from trafilatura.utils import load_html
+
+    from newsdelta.extract import _metadata
+
+    truth = json.loads((PAGES / "ground-truth.json").read_text("utf-8"))
+    fields = ("title", "author", "url", "date", "sitename")
+    differing = []
+    for key, item in sorted(truth.items()):
+        html = gzip.decompress((PAGES / "html" / f"{key}.html.gz").read_bytes())
+        ours = _metadata(load_html(html), item["url"])
+        theirs = extract_metadata(load_html(html), item["url"])
+        if any(getattr(ours, f) != getattr(theirs, f) for f in fields):
+            differing.append(key)
+    assert not differing, f"metadata differs from trafilatura's on {differing}"
