@@ -89,31 +89,38 @@ def tokens(text: str) -> list[tuple[str, bool]]:
     text = normalize_text(text)
     text = _ACRONYM_DOTS.sub(lambda m: m.group(1).replace(".", ""), text)
     out: list[tuple[str, bool]] = []
-    for i, match in enumerate(_TOKEN.finditer(text)):
-        raw = match.group(0)
-        if raw[0].isdigit():
-            digits = raw.replace(",", "").rstrip(".")
-            out.append(("#" + digits, False))
-            continue
-        word = raw.replace("’", "'")
-        if _UNSPACED.match(word):
-            chars = [c for c in word if _UNSPACED.match(c)]
-            out.extend(("".join(chars[k : k + 2]), False) for k in range(max(1, len(chars) - 1)))
-            continue
-        if word in ("US", "USA"):  # "U.S." after dot removal; lower-cased it would be the stopword "us"
-            out.append(("usa", True))
-            continue
-        if word.lower().endswith("'s"):
-            word = word[:-2]
-        lower = word.lower().strip("'")
-        if lower in _NUMBER_WORDS:
-            out.append(("#" + _NUMBER_WORDS[lower], False))
-            continue
-        if len(lower) < 2 or lower in STOPWORDS:
-            continue
-        is_name = word[0].isupper() and (i > 0 or word.isupper())
-        out.append((stem(lower), is_name))
+    for i, raw in enumerate(_TOKEN.findall(text)):
+        for term, name in _word_terms(raw):
+            out.append((term, name is _ALWAYS or (name is _INSIDE and i > 0)))
     return out
+
+
+# Whether a word's term counts as a name: never, always (all capitals), or when capitalised
+# anywhere but at the start of the text (where every word is).
+_NEVER, _ALWAYS, _INSIDE = "never", "always", "inside"
+
+
+@lru_cache(maxsize=131072)
+def _word_terms(raw: str) -> tuple[tuple[str, str], ...]:
+    """The terms of one token, cached per token: a text's words are mostly words met before,
+    and reading them again cost more than the rest of tokenising (about half of it)."""
+    if raw[0].isdigit():
+        return (("#" + raw.replace(",", "").rstrip("."), _NEVER),)
+    word = raw.replace("’", "'")
+    if _UNSPACED.match(word):
+        chars = [c for c in word if _UNSPACED.match(c)]
+        return tuple(("".join(chars[k : k + 2]), _NEVER) for k in range(max(1, len(chars) - 1)))
+    if word in ("US", "USA"):  # "U.S." after dot removal; lower-cased it would be the stopword "us"
+        return (("usa", _ALWAYS),)
+    if word.lower().endswith("'s"):
+        word = word[:-2]
+    lower = word.lower().strip("'")
+    if lower in _NUMBER_WORDS:
+        return (("#" + _NUMBER_WORDS[lower], _NEVER),)
+    if len(lower) < 2 or lower in STOPWORDS:
+        return ()
+    name = (_ALWAYS if word.isupper() else _INSIDE) if word[0].isupper() else _NEVER
+    return ((stem(lower), name),)
 
 
 _WEEKDAYS_MONTHS = {
