@@ -235,3 +235,52 @@ def test_clear_caches_forgets_analysed_sentences_so_benchmarks_can_time_a_cold_s
     assert terms.analyse.cache_info().currsize > 0 and align._reading.cache_info().currsize > 0
     clear_caches()
     assert terms.analyse.cache_info().currsize == 0 and align._reading.cache_info().currsize == 0
+
+
+def _reference_match(pool_sentences: list, sentence, exclude: frozenset[int]):  # type: ignore[no-untyped-def]
+    """OldPool.match as first written: every old sentence indexed on its own."""
+    import heapq
+    from itertools import combinations
+
+    from textdelta.align import CANDIDATES, Match, _shared_symmetric
+
+    total = sentence.weight
+    shared: dict[int, float] = {}
+    for term, w in sentence.terms.items():
+        for i, old in enumerate(pool_sentences):
+            if term in old.terms and i not in exclude:
+                shared[i] = shared.get(i, 0.0) + w
+    if not shared:
+        return None
+    # insertion order of the original: by first shared term, then position in the pool
+    order = {i: (min(k for k, t in enumerate(sentence.terms) if t in pool_sentences[i].terms), i) for i in shared}
+    ranked = heapq.nlargest(CANDIDATES, sorted(shared, key=order.__getitem__), key=shared.__getitem__)
+    tied = [i for i in ranked if shared[i] == shared[ranked[0]]]
+    dices = {i: 2 * _shared_symmetric(sentence, pool_sentences[i]) / (total + pool_sentences[i].weight) for i in tied}
+    best = max(tied, key=dices.__getitem__)
+    best_cov, chosen = shared[best] / total, (best,)
+    for a, b in combinations(ranked, 2):
+        cov = sum(w for t, w in sentence.terms.items() if t in pool_sentences[a].terms or t in pool_sentences[b].terms) / total
+        if cov > best_cov + 0.1 and min(shared[a], shared[b]) / total >= 0.2:
+            best_cov, chosen = cov, (a, b)
+    return Match(best_cov, dices[best], chosen, False)
+
+
+def test_an_old_pool_with_repeated_sentences_matches_as_if_each_copy_were_indexed_alone() -> None:
+    """The pool indexes copies of one text once (a story of wire copies); which old sentences
+    explain a new one, ties and exclusions included, must not change because of that."""
+    import random
+
+    from textdelta.align import OldPool, make_sentence
+
+    rng = random.Random(11)
+    words = "Mayor Lindqvist harbour council vote dredging Westbury budget ferry strike union court ruling 4.75% Tuesday".split()
+    texts = [" ".join(rng.sample(words, rng.randint(3, 8))) + "." for _ in range(12)]
+    for trial in range(200):
+        old = [make_sentence(rng.choice(texts), b, rng.randrange(3)) for b in range(rng.randint(3, 20))]
+        pool = OldPool(old)
+        new = make_sentence(" ".join(rng.sample(words, rng.randint(2, 9))) + ".", 0, 0)
+        exclude = frozenset(rng.sample(range(len(old)), rng.randint(0, len(old) // 2)))
+        got = pool.match(new, exclude)
+        want = _reference_match(old, new, exclude)
+        assert (got.coverage, got.dice, got.old) == ((want.coverage, want.dice, want.old) if want else (0.0, 0.0, ())), trial

@@ -7,7 +7,6 @@ Quotations copied verbatim count as restatement outright.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -71,17 +70,30 @@ folded = lru_cache(maxsize=65536)(_fold)
 
 class OldPool:
     """Old sentences with an inverted index, so each new sentence only meets the old
-    sentences it shares a term with."""
+    sentences it shares a term with.
+
+    Sentences of the same text (a wire copy, a story's earlier versions, the paragraphs every
+    telling of a story repeats) are indexed once, as a group: a story of six near-identical
+    tellings costs the index, and each new sentence's lookup, about what one telling does.
+    Results are those of indexing every sentence on its own, ties included."""
 
     def __init__(self, sentences: list[Sentence]) -> None:
         self.sentences = sentences
-        self.postings: dict[str, list[int]] = {}
+        self.postings: dict[str, list[int]] = {}  # term -> groups holding it
+        self.members: list[list[int]] = []  # group -> its sentences' indices, ascending
         self.quotes: set[str] = set()
         self.contentless: dict[str, list[int]] = {}  # "Why?", "That's it.": no terms to match on, only their text
+        group_of: dict[str, int] = {}
         for i, sentence in enumerate(sentences):
-            for term in sentence.terms:
-                self.postings.setdefault(term, []).append(i)
-            self.quotes |= sentence.quotes
+            g = group_of.get(sentence.text)
+            if g is not None:
+                self.members[g].append(i)
+            else:
+                g = group_of[sentence.text] = len(self.members)
+                self.members.append([i])
+                for term in sentence.terms:
+                    self.postings.setdefault(term, []).append(g)
+                self.quotes |= sentence.quotes
             if sentence.weight <= 0:
                 self.contentless.setdefault(folded(sentence.text), []).append(i)
 
@@ -93,19 +105,18 @@ class OldPool:
             # Restated only by the same words: an old copy of it that nobody else has taken.
             copies = [i for i in self.contentless.get(folded(sentence.text), ()) if i not in exclude]
             return Match(1.0, 1.0, (copies[0],), quoted) if copies else Match(0.0, 0.0, (), quoted)
-        shared: dict[int, float] = {}
-        for term, w in sentence.terms.items():
-            for i in self.postings.get(term, ()):
-                shared[i] = shared.get(i, 0.0) + w
-        for i in exclude:
-            shared.pop(i, None)
-        if not shared:
+        shared, ranked = self._ranked(sentence, exclude)
+        if not ranked:
             return Match(0.0, 0.0, (), quoted)
-        ranked = heapq.nlargest(CANDIDATES, shared, key=shared.__getitem__)  # ties keep pool order, as a stable sort would
         # Of the old sentences that cover it equally well, the closest one (an exact copy, not a
         # longer sentence that happens to contain the same words) explains it.
         tied = [i for i in ranked if shared[i] == shared[ranked[0]]]
-        dices = {i: 2 * _shared_symmetric(sentence, self.sentences[i]) / (total + self.sentences[i].weight) for i in tied}
+        by_text: dict[str, float] = {}  # copies of one text are equally close: measured once
+        for i in tied:
+            old = self.sentences[i]
+            if old.text not in by_text:
+                by_text[old.text] = 2 * _shared_symmetric(sentence, old) / (total + old.weight)
+        dices = {i: by_text[self.sentences[i].text] for i in tied}
         best = max(tied, key=dices.__getitem__)
         best_cov = shared[best] / total
         dice = dices[best]
@@ -115,11 +126,42 @@ class OldPool:
             # the pair can cover at most what each covers alone, added up.
             if min(shared[a], shared[b]) / total < 0.2 or (shared[a] + shared[b]) / total <= best_cov + 0.1 - 1e-9:
                 continue
+            if self.sentences[a].text == self.sentences[b].text:
+                continue  # two copies of one text cover what one does, never more than the best
             terms_a, terms_b = self.sentences[a].terms, self.sentences[b].terms
             cov = sum(w for t, w in sentence.terms.items() if t in terms_a or t in terms_b) / total
             if cov > best_cov + 0.1:
                 best_cov, chosen = cov, (a, b)
         return Match(best_cov, dice, chosen, quoted)
+
+    def _ranked(self, sentence: Sentence, exclude: frozenset[int]) -> tuple[dict[int, float], list[int]]:
+        """The CANDIDATES old sentences sharing the most term weight with `sentence`, best
+        first, and the weight each shares. Equal weights rank in the order the sentences are
+        first met: by the position of the first term they share, then by their own position."""
+        shared: dict[int, float] = {}
+        first: dict[int, int] = {}
+        for position, (term, w) in enumerate(sentence.terms.items()):
+            for g in self.postings.get(term, ()):
+                if g in shared:
+                    shared[g] += w
+                else:
+                    shared[g], first[g] = w, position
+        # Groups by weight (ties in the order met), then as many as give CANDIDATES sentences,
+        # and every group tied with the last of those: their members are ranked one by one.
+        order = sorted(shared, key=shared.__getitem__, reverse=True)
+        picked: list[int] = []
+        count = 0
+        for g in order:
+            if count >= CANDIDATES and shared[g] != shared[picked[-1]]:
+                break
+            live = [i for i in self.members[g] if i not in exclude] if exclude else self.members[g]
+            if live:
+                picked.append(g)
+                count += len(live)
+        candidates = sorted(
+            ((-shared[g], first[g], i) for g in picked for i in self.members[g] if i not in exclude),
+        )[:CANDIDATES]
+        return {i: -neg for neg, _, i in candidates}, [i for _, _, i in candidates]
 
 
 def _shared_symmetric(a: Sentence, b: Sentence) -> float:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, Sequence
 
-from textdelta import align, terms
+from textdelta import align, normalize, terms
 from textdelta.align import Match, OldPool, SemanticScorer, Sentence, conflicting, days, event_support, folded, make_sentence
 from textdelta.blocks import Document
 from textdelta.sentences import split_sentences
@@ -172,6 +172,7 @@ def clear_caches() -> None:
     terms.analyse.cache_clear()
     align._reading.cache_clear()
     align.folded.cache_clear()
+    normalize._normalize_short.cache_clear()
 
 
 LEDE_MIN_WORDS = 8  # shorter opening "sentences" are datelines, bylines or kickers, not the lede
@@ -233,9 +234,8 @@ def _exclusive_matches(new: list[Sentence], pool: OldPool) -> list[Match]:
     if not taken:
         return matches
     for k, m in enumerate(matches):
-        owned = frozenset(i for i, owner in taken.items() if owner != k)
-        if owned & set(m.old):
-            matches[k] = pool.match(new[k], exclude=owned)
+        if any(taken.get(i, k) != k for i in m.old):  # an old sentence it leans on is another's copy
+            matches[k] = pool.match(new[k], exclude=frozenset(i for i, owner in taken.items() if owner != k))
     return matches
 
 

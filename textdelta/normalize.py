@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 from textdelta.blocks import Document
 
@@ -24,8 +25,20 @@ _SPACE = re.compile(r"\s+")
 
 def normalize_text(text: str) -> str:
     """Typography-insensitive form of a text: NFKC, straight quotes, plain dashes, one space."""
+    return _normalize_short(text) if len(text) <= CACHED_CHARS else _normalize(text)
+
+
+CACHED_CHARS = 1000  # sentences and most paragraphs; whole articles would make the cache big
+
+
+def _normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
     return _SPACE.sub(" ", text).strip()
+
+
+# Reading a sentence normalises it three times (for its terms, its facts, its quotations), and a
+# story's sentences are read again with every new telling: short texts are normalised once.
+_normalize_short = lru_cache(maxsize=16384)(_normalize)
 
 
 def folded(text: str) -> str:
