@@ -121,8 +121,8 @@ def add_version(session: Session, article: Article, *, number: int, content_hash
         "published_at": published_at, "blocks": json.dumps(blocks, ensure_ascii=False), "source": source, "fetched_at": utcnow(),
         "diff": diff,
     }
-    ids = insert_ignore(session, ArticleVersion, [row], ["article_id", "content_hash"])
-    return ArticleVersion(id=ids[0], **row) if ids else None
+    version_id = session.execute(_upsert_statement("article_version", tuple(row), ("article_id", "content_hash"), (), True), row).scalar()
+    return ArticleVersion(id=version_id, **row) if version_id is not None else None
 
 
 def lock_tracking(session: Session) -> bool:
@@ -147,7 +147,10 @@ def create_story(session: Session, title: str) -> int:
 
 
 def touch_story(session: Session, story_id: int) -> None:
-    session.execute(update(Story).where(col(Story.id) == story_id).values(updated_at=utcnow()))
+    # On the table, not the entity: the ORM's bulk-update path (which would also look for
+    # loaded Story objects to refresh; none are loaded while tracking) cost more than the UPDATE.
+    stories = Story.__table__  # type: ignore[attr-defined]
+    session.execute(update(stories).where(stories.c.id == story_id).values(updated_at=utcnow()))
 
 
 def index_terms(session: Session, article: Article, terms: Sequence[str], published_at: datetime) -> None:
@@ -155,8 +158,21 @@ def index_terms(session: Session, article: Article, terms: Sequence[str], publis
     rows = [{"term": t[:64], "article_id": article.id, "story_id": article.story_id, "outlet": article.outlet, "published_at": published_at} for t in dict.fromkeys(terms)]
     if not rows:
         return
-    stmt = _insert(session, ArticleTerm.__table__)  # type: ignore[attr-defined]
-    session.execute(stmt.on_conflict_do_update(index_elements=["term", "article_id"], set_={"story_id": stmt.excluded.story_id}), rows)
+    session.execute(_upsert_statement("article_term", tuple(rows[0]), ("term", "article_id"), ("story_id",), False), rows)
+
+
+@lru_cache(maxsize=64)
+def _upsert_statement(table: str, columns: tuple[str, ...], conflict: tuple[str, ...], update_columns: tuple[str, ...],
+                      returning_id: bool) -> TextClause:
+    """INSERT .. ON CONFLICT written as SQL text, for the inserts made for every article:
+    SQLAlchemy does not cache the compiled form of its ON CONFLICT constructs ("no key" in its
+    log), so built with the expression API they were compiled again on every call, which cost
+    more than running them. Rows must give every column: text SQL applies no column defaults."""
+    columns_table = SQLModel.metadata.tables[table].c
+    action = f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in update_columns)}" if update_columns else "DO NOTHING"
+    sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(f':{c}' for c in columns)}) "
+           f"ON CONFLICT ({', '.join(conflict)}) {action}{' RETURNING id' if returning_id else ''}")
+    return text(sql).bindparams(*(bindparam(c, type_=columns_table[c].type) for c in columns))
 
 
 POSTINGS_PER_TERM = 200  # most recent index rows read per term inside the match window
