@@ -194,9 +194,12 @@ def fetch_article(fetcher: Fetcher, article_id: int, url: str) -> Page:
         return fetcher.get(url, "html")
 
 
-def fetch_and_extract(engine: Engine, fetcher: Fetcher, article_ids: list[int], parallel: bool, threads: int) -> list[Fetched]:
+def fetch_and_extract(engine: Engine, fetcher: Fetcher, article_ids: list[int], parallel: bool, threads: int,
+                      first: int = 0) -> list[Fetched]:
     """Fetch a batch of articles concurrently and extract them (in worker processes when
-    `parallel`). Per-article failures are returned as values, recorded when stored."""
+    `parallel`). Per-article failures are returned as values, recorded when stored. `first`
+    is the batch's place in the run's order: with several batches in flight, earlier
+    articles are extracted first (see newsdelta.workers)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from newsdelta import workers
@@ -210,8 +213,9 @@ def fetch_and_extract(engine: Engine, fetcher: Fetcher, article_ids: list[int], 
             return fetched_error(aid, exc)
         # The page itself is not kept once extracted: a run's batches wait in memory for their
         # turn to be stored, and bodies are what would make that grow with the run.
-        return Fetched(aid, extracted=workers.extract(page.body, page.url, parallel))
+        return Fetched(aid, extracted=workers.extract(page.body, page.url, parallel, priority=order[aid]))
 
+    order = {aid: first + i for i, aid in enumerate(article_ids)}
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(article_ids)))) as pool:
         return list(pool.map(one, article_ids))
 

@@ -1,15 +1,25 @@
 """CPU-bound extraction in worker processes, so a run uses every core while threads wait on
 the network. Workers are spawned (not forked: the flow process has threads) once per process
-and reused; small runs extract in-process, where a worker's start-up would cost more."""
+and reused; small runs extract in-process, where a worker's start-up would cost more.
+
+Articles are stored one batch after another, in publication order, by one thread of the flow
+process: that thread is the run's critical path. So the extraction workers run at a lower
+priority than the flow process (they take the CPU it leaves), and pages waiting for a worker
+are extracted earliest article first, not in the order their fetches happened to finish, so
+the batch the storing thread needs next is ready first."""
 
 from __future__ import annotations
 
 import atexit
+import heapq
+import itertools
 import multiprocessing
 import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Iterator
 
 from newsdelta import metrics
 from newsdelta.errors import ExtractionError
@@ -18,6 +28,8 @@ from textdelta import Document
 from textdelta.terms import article_terms
 
 MIN_ARTICLES_FOR_POOL = 16
+NICENESS = 5  # added to the workers' nice value: the flow process, which stores, goes first
+QUEUED_PER_WORKER = 2  # extractions handed to the pool at once, per worker: one running, one ready
 _pool: ProcessPoolExecutor | None = None
 _lock = threading.Lock()
 
@@ -26,7 +38,7 @@ def pool() -> ProcessPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
+            _pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"), initializer=os.nice, initargs=(NICENESS,))
             atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
         return _pool
 
@@ -40,10 +52,50 @@ def shutdown() -> None:
             _pool = None
 
 
-def extract(body: bytes, url: str, parallel: bool) -> Extracted | ExtractionError:
+class PriorityGate:
+    """At most `slots` holders at a time; those waiting are let in lowest priority first (ties
+    in arrival order). A slot is handed straight to the next waiter, so none is lost between."""
+
+    def __init__(self, slots: int) -> None:
+        self._lock = threading.Lock()
+        self._free = slots
+        self._waiting: list[tuple[int, int, threading.Event]] = []
+        self._arrivals = itertools.count()
+
+    @contextmanager
+    def slot(self, priority: int) -> Iterator[None]:
+        with self._lock:
+            if self._free > 0 and not self._waiting:
+                self._free -= 1
+                turn = None
+            else:
+                turn = threading.Event()
+                heapq.heappush(self._waiting, (priority, next(self._arrivals), turn))
+        if turn is not None:
+            turn.wait()
+        try:
+            yield
+        finally:
+            with self._lock:
+                if self._waiting:
+                    heapq.heappop(self._waiting)[2].set()
+                else:
+                    self._free += 1
+
+
+_gate = PriorityGate(QUEUED_PER_WORKER * (os.cpu_count() or 2))
+
+
+def extract(body: bytes, url: str, parallel: bool, priority: int = 0) -> Extracted | ExtractionError:
     """The extraction, or the ExtractionError it raised (returned, so it crosses processes as a
-    value). The "extract" stage counts time spent extracting, in whichever process did it."""
-    result, seconds = pool().submit(timed_extract, body, url).result() if parallel else timed_extract(body, url)
+    value). Among pages waiting for a worker, the lowest `priority` (the article's place in
+    publication order) goes first. The "extract" stage counts time spent extracting, in
+    whichever process did it."""
+    if parallel:
+        with _gate.slot(priority):
+            result, seconds = pool().submit(timed_extract, body, url).result()
+    else:
+        result, seconds = timed_extract(body, url)
     metrics.add("extract", seconds)
     return result
 

@@ -286,3 +286,34 @@ def test_story_window_uses_one_publication_time_for_index_and_lookup(server, eng
     run(engine, fetcher, settings, [FeedConfig(a, "A")])
     run(engine, fetcher, settings, [FeedConfig(b, "B")])
     assert count(engine, Story) == 1 and count(engine, Finding) == 1
+
+
+def test_pages_waiting_for_an_extraction_worker_go_earliest_article_first() -> None:
+    """Batches are fetched side by side but stored in order: the page the storing thread needs
+    next must not wait behind pages of later batches whose fetch finished first."""
+    import threading
+    import time
+
+    from newsdelta.workers import PriorityGate
+
+    gate = PriorityGate(1)
+    admitted: list[int] = []
+    holder = gate.slot(0)
+    holder.__enter__()
+
+    def wait_turn(priority: int) -> None:
+        with gate.slot(priority):
+            admitted.append(priority)
+
+    threads = []
+    for priority in (150, 7, 60, 3):  # arrival order: later batches' pages first
+        threads.append(threading.Thread(target=wait_turn, args=(priority,)))
+        threads[-1].start()
+        while len(gate._waiting) < len(threads):
+            time.sleep(0.001)
+    holder.__exit__(None, None, None)
+    for t in threads:
+        t.join(5)
+    assert admitted == [3, 7, 60, 150]
+    with gate.slot(1):  # every slot came back: the gate is free again, nobody waits
+        assert not gate._waiting
