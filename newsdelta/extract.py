@@ -47,7 +47,7 @@ def extract_article(html: bytes | str, url: str) -> Extracted:
     trafilatura's own tree (`bare_extraction`), not from its XML output: the XML route also
     fingerprints the text and serialises the tree for us to parse again (~2 ms of ~18 per page).
     Metadata is read by `_metadata`, not by trafilatura's `with_metadata`, which also
-    collects categories, tags and a licence we have no use for (~2 ms per page)."""
+    collects categories, tags and a licence we have no use for (~0.8 ms of ~17.6 per page)."""
     try:
         tree = load_html(html, _OPTIONS.max_file_size)
         if tree is None:

@@ -38,9 +38,15 @@ def pool() -> ProcessPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"), initializer=os.nice, initargs=(NICENESS,))
+            _pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_lower_priority)
             atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
         return _pool
+
+
+def _lower_priority() -> None:
+    if hasattr(os, "nice"):  # POSIX; elsewhere the workers keep the flow process's priority
+        os.nice(NICENESS)
 
 
 def shutdown() -> None:

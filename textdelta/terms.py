@@ -91,7 +91,7 @@ def tokens(text: str) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     for i, raw in enumerate(_TOKEN.findall(text)):
         for term, name in _word_terms(raw):
-            out.append((term, name is _ALWAYS or (name is _INSIDE and i > 0)))
+            out.append((term, name == _ALWAYS or (name == _INSIDE and i > 0)))
     return out
 
 
