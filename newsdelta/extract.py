@@ -61,6 +61,7 @@ def extract_article(html: bytes | str, url: str) -> Extracted:
             include_tables=False,
             with_metadata=False,
             fast=True,
+            output_format="xml",  # the tree only: the "python" format also renders it as text, unused here
         )
     except ExtractionError:
         raise
