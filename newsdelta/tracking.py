@@ -129,12 +129,12 @@ def find_story(session: Session, doc: Document, terms: list[str], since: datetim
     best: tuple[Comparison, int, list[str]] | None = None
     min_hits = max(3, math.ceil(len(terms) * MIN_SHARED_TERMS))
     for story_id, _hits in repo.candidate_stories(session, terms, since, outlet, article_id, min_hits=min_hits):
-        members = [(a, v) for a, v in repo.story_versions(session, story_id) if a.id != article_id]
+        members = [m for m in repo.story_versions(session, story_id) if m.article_id != article_id]
         if not members:
             continue
-        comparison = compare_to_story([_doc(v) for _, v in members], doc, semantic=semantic)
+        comparison = compare_to_story([_stored_doc(m.title, m.blocks) for m in members], doc, semantic=semantic)
         if comparison.same_story and (best is None or comparison.score > best[0].score):
-            best = (comparison, story_id, sorted({a.outlet for a, _ in members}))
+            best = (comparison, story_id, sorted({m.outlet for m in members}))
             if comparison.score >= SETTLED_SCORE:
                 break  # candidates come most-shared-terms first; a near-verbatim telling settles it
     return best
@@ -143,14 +143,14 @@ def find_story(session: Session, doc: Document, terms: list[str], since: datetim
 def _against_story(session: Session, article: Article, version: ArticleVersion, doc: Document,
                    settings: Settings) -> tuple[Comparison | None, list[str]]:
     """A new version of a known article: what does it add to everything the story had?"""
-    members = [(a, v) for a, v in repo.story_versions(session, article.story_id) if v.id != version.id]  # type: ignore[arg-type]
+    members = [m for m in repo.story_versions(session, article.story_id) if m.version_id != version.id]  # type: ignore[arg-type]
     if version.source == "page":
         # The feed's summary of this same article is not "what the story had" once the page is read.
-        members = [(a, v) for a, v in members if not (a.id == article.id and v.source == "feed")]
+        members = [m for m in members if not (m.article_id == article.id and m.source == "feed")]
     if not members:
         return None, []
-    comparison = compare_to_story([_doc(v) for _, v in members], doc, semantic=semantic_scorer(settings))
-    return comparison, sorted({a.outlet for a, _ in members})
+    comparison = compare_to_story([_stored_doc(m.title, m.blocks) for m in members], doc, semantic=semantic_scorer(settings))
+    return comparison, sorted({m.outlet for m in members})
 
 
 @lru_cache(maxsize=1)
@@ -199,4 +199,13 @@ def version_diff(old: Document, new: Document) -> dict[str, list]:
 
 
 def _doc(version: ArticleVersion) -> Document:
-    return Document.from_dicts(json.loads(version.blocks), title=version.title)
+    return _stored_doc(version.title, version.blocks)
+
+
+@lru_cache(maxsize=512)
+def _stored_doc(title: str, blocks: str) -> Document:
+    """A stored version as a Document, cached by its exact stored text: a story's versions are
+    read again for every article compared with the story, and stored versions never change.
+    Documents are immutable, so one object serves every comparison. 512 entries: the
+    versions of the stories a busy hour compares with, a few tens of MB at most."""
+    return Document.from_dicts(json.loads(blocks), title=title)

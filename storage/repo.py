@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from sqlalchemy import TextClause, bindparam, func, insert, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -217,15 +217,28 @@ def _candidate_statement(terms: int, exclude_outlet: bool, exclude_article: bool
     return text(sql).bindparams(bindparam("since", type_=ArticleTerm.__table__.c.published_at.type))  # type: ignore[attr-defined]
 
 
-def story_versions(session: Session, story_id: int, limit: int = 60) -> list[tuple[Article, ArticleVersion]]:
+class StoryVersion(NamedTuple):
+    """A version of one of a story's articles, as matching reads it: columns, not ORM
+    entities, which are built and tracked by the session for every story compared."""
+
+    article_id: int
+    outlet: str
+    version_id: int
+    source: str
+    title: str
+    blocks: str  # JSON, as stored
+
+
+def story_versions(session: Session, story_id: int, limit: int = 60) -> list[StoryVersion]:
+    """The story's most recently fetched versions, newest first."""
     query = (
-        select(Article, ArticleVersion)
+        select(Article.id, Article.outlet, ArticleVersion.id, ArticleVersion.source, ArticleVersion.title, ArticleVersion.blocks)
         .join(ArticleVersion, col(ArticleVersion.article_id) == Article.id)
         .where(Article.story_id == story_id)
         .order_by(col(ArticleVersion.fetched_at).desc(), col(ArticleVersion.id).desc())
         .limit(limit)
     )
-    return [(a, v) for a, v in session.exec(query).all()]
+    return [StoryVersion(*row) for row in session.exec(query).all()]  # type: ignore[call-overload]
 
 
 def stories(session: Session, limit: int = 50) -> list[tuple[Story, int, int]]:
