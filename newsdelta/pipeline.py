@@ -188,6 +188,21 @@ def article_url(engine: Engine, article_id: int) -> str:
         return article.url
 
 
+def article_urls(engine: Engine, article_ids: list[int]) -> dict[int, str]:
+    """The URLs of a batch of articles, in one query (a session per article cost ~0.3 ms each)."""
+    with session_scope(engine) as session:
+        return repo.article_urls(session, article_ids)
+
+
+def split_batches(ids: list[int], size: int, last_size: int) -> list[list[int]]:
+    """`ids` in order, in batches of `size`, except the last `size` ids, which go in batches of
+    `last_size`: batches are stored one after another, and the last one is stored after every
+    other article is extracted, when the extraction workers have nothing left to do."""
+    cut = max(0, len(ids) - size)
+    head, tail = ids[:cut], ids[cut:]
+    return [head[i : i + size] for i in range(0, len(head), size)] + [tail[i : i + last_size] for i in range(0, len(tail), last_size)]
+
+
 def fetch_article(fetcher: Fetcher, article_id: int, url: str) -> Page:
     """Network I/O only; raises FetchError so a task wrapper can retry retryable failures."""
     with metrics.stage("fetch"):
@@ -204,7 +219,7 @@ def fetch_and_extract(engine: Engine, fetcher: Fetcher, article_ids: list[int], 
 
     from newsdelta import workers
 
-    urls = {aid: article_url(engine, aid) for aid in article_ids}
+    urls = article_urls(engine, article_ids)
 
     def one(aid: int) -> Fetched:
         try:

@@ -100,6 +100,11 @@ def articles_due(session: Session, now: datetime, limit: int, feed_ids: Sequence
     return list(session.exec(query.order_by(published, col(Article.id)).limit(limit)))
 
 
+def article_urls(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    rows = session.exec(select(Article.id, Article.url).where(col(Article.id).in_(list(ids)))).all() if ids else []
+    return {int(i): u for i, u in rows}  # type: ignore[arg-type]
+
+
 def versions(session: Session, article_id: int) -> list[ArticleVersion]:
     return list(session.exec(select(ArticleVersion).where(ArticleVersion.article_id == article_id).order_by(col(ArticleVersion.number))))
 

@@ -317,3 +317,12 @@ def test_pages_waiting_for_an_extraction_worker_go_earliest_article_first() -> N
     assert admitted == [3, 7, 60, 150]
     with gate.slot(1):  # every slot came back: the gate is free again, nobody waits
         assert not gate._waiting
+
+
+@pytest.mark.parametrize("count", [0, 1, 24, 25, 99, 100, 101, 250, 995])
+def test_batches_keep_publication_order_and_end_small(count: int) -> None:
+    ids = list(range(1000, 1000 + count))
+    batches = pipeline.split_batches(ids, 100, 25)
+    assert [i for b in batches for i in b] == ids
+    assert all(0 < len(b) <= 100 for b in batches)
+    assert all(len(b) <= 25 for b in batches[-4:]) and sum(map(len, batches[-4:])) == min(count, 100)
