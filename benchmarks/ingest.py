@@ -12,8 +12,9 @@ in K RSS feeds and served over HTTP on 127.0.0.1 by a separate process. Then, in
 2. the real ingest flow (Prefect) on an empty database: articles/s end to end, the ratio to (1),
    time per stage (summed over threads: poll, fetch, store, match, alert; extract is the time
    spent inside trafilatura in whichever process ran it);
-3. the same stages without Prefect (same thread pool and extraction workers) on another empty
-   database: Prefect's overhead is the flow's extra wall time as a share of its wall time;
+3. the same stages without Prefect (same batches, thread pool and extraction workers, arranged
+   as the flow arranges them) on another empty database: Prefect's overhead is the flow's extra
+   wall time as a share of its wall time;
 4. peak resident memory (this process and, separately, the largest extraction worker);
 5. candidate-retrieval latency with 1k, 10k and 100k stored articles (benchmarks/matching.py).
 
@@ -191,8 +192,10 @@ def run_flow(config: Path) -> tuple[float, dict]:
 
 
 def run_plain(config: Path) -> tuple[float, int]:
-    """The flow's stages with the same concurrency, without Prefect."""
-    from flows.ingest import BATCH
+    """The flow's stages without Prefect, arranged as the flow arranges them: the same batches,
+    fetched and extracted BATCHES_IN_FLIGHT ahead by a pool of 8 threads while the main thread
+    stores them in order, then delivery."""
+    from flows.ingest import BATCH, BATCHES_IN_FLIGHT, LAST_BATCH
     from newsdelta import pipeline, workers
     from newsdelta.alerts import deliver_pending
     from newsdelta.fetch import Fetcher
@@ -208,17 +211,20 @@ def run_plain(config: Path) -> tuple[float, int]:
         list(threads.map(lambda i: pipeline.poll_feed(engine, fetcher, i), ids))
         due = pipeline.articles_due(engine, settings.articles_per_run)
         parallel = len(due) >= workers.MIN_ARTICLES_FOR_POOL
+        batches = pipeline.split_batches(due, BATCH, LAST_BATCH)
+        in_flight = {}
 
-        def fetch_extract(aid: int) -> pipeline.Fetched:
-            try:
-                page = pipeline.fetch_article(fetcher, aid, pipeline.article_url(engine, aid))
-                return pipeline.Fetched(aid, extracted=workers.extract(page.body, page.url, parallel))
-            except Exception as exc:  # noqa: BLE001
-                return pipeline.fetched_error(aid, exc)
+        def start(k: int) -> None:
+            if k < len(batches):
+                in_flight[k] = threads.submit(pipeline.fetch_and_extract, engine, fetcher, batches[k], parallel,
+                                              settings.concurrency, sum(map(len, batches[:k])))
 
-        fetched = list(threads.map(fetch_extract, due))
-        for i in range(0, len(fetched), BATCH):  # stored in batches in order, as the flow does
-            results = pipeline.process_batch(engine, fetched[i : i + BATCH], settings, settings.alert_channels)
+        for k in range(BATCHES_IN_FLIGHT):
+            start(k)
+        for n in range(len(batches)):
+            batch = in_flight.pop(n).result()
+            start(n + BATCHES_IN_FLIGHT)
+            results = pipeline.process_batch(engine, batch, settings, settings.alert_channels)
             stored += sum(r.status == "stored" for r in results)
     deliver_pending(engine, settings)
     return time.perf_counter() - started, stored
