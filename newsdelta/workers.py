@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -99,11 +100,41 @@ def extract(body: bytes, url: str, parallel: bool, priority: int = 0) -> Extract
     whichever process did it."""
     if parallel:
         with _gate.slot(priority):
-            result, seconds = pool().submit(timed_extract, body, url).result()
+            result, seconds = _in_worker(body, url)
     else:
         result, seconds = timed_extract(body, url)
     metrics.add("extract", seconds)
     return result
+
+
+_retry_lock = threading.Lock()
+
+
+def _in_worker(body: bytes, url: str) -> tuple[Extracted | ExtractionError, float]:
+    """A worker that dies (killed for memory, or crashed in a C extension on a hostile page)
+    breaks the whole pool: every page in it fails, and every later submit would too. So the
+    pool is replaced and the page tried again, one retried page at a time, so that a page which
+    kills its worker fails alone, as that page's error, and the run goes on."""
+    executor = pool()
+    try:
+        return executor.submit(timed_extract, body, url).result()
+    except BrokenProcessPool:
+        _replace(executor)
+    with _retry_lock:
+        executor = pool()
+        try:
+            return executor.submit(timed_extract, body, url).result()
+        except BrokenProcessPool:
+            _replace(executor)
+    return ExtractionError("the extraction worker died on this page twice (out of memory, or a crash in the HTML parser)"), 0.0
+
+
+def _replace(broken: ProcessPoolExecutor) -> None:
+    global _pool
+    with _lock:
+        if _pool is broken:
+            _pool = None  # the next pool() starts fresh workers
+    broken.shutdown(wait=False, cancel_futures=True)
 
 
 def timed_extract(body: bytes, url: str) -> tuple[Extracted | ExtractionError, float]:

@@ -326,3 +326,35 @@ def test_batches_keep_publication_order_and_end_small(count: int) -> None:
     assert [i for b in batches for i in b] == ids
     assert all(0 < len(b) <= 100 for b in batches)
     assert all(len(b) <= 25 for b in batches[-4:]) and sum(map(len, batches[-4:])) == min(count, 100)
+
+
+def test_a_dead_extraction_worker_is_replaced_and_the_page_extracted() -> None:
+    """A worker killed mid-run (the kernel's OOM killer, a crash inside lxml) breaks the whole
+    process pool; extraction must go on in a fresh one rather than fail every later page."""
+    import os
+    import signal
+    import time
+
+    from newsdelta import workers
+    from newsdelta.extract import Extracted
+
+    page = article_html("Harbour strike", parse_plain_text(
+        "Dock workers walked off the job on Wednesday in a dispute over automation at the port.\n"
+        "The union said talks with the port authority had broken down after three weeks of meetings.\n"
+        "Ships were diverted to other harbours along the coast while the strike lasted, officials said."))
+    url = "https://example.com/strike"
+    try:
+        first = workers.extract(page, url, parallel=True)
+        assert isinstance(first, Extracted)
+        broken = workers.pool()
+        for pid in list(broken._processes):  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not broken._broken and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.01)
+        assert broken._broken  # type: ignore[attr-defined]
+        again = workers.extract(page, url, parallel=True)
+        assert isinstance(again, Extracted) and again.blocks == first.blocks
+        assert workers.pool() is not broken
+    finally:
+        workers.shutdown()
