@@ -126,7 +126,7 @@ def _in_worker(body: bytes, url: str) -> tuple[Extracted | ExtractionError, floa
             return executor.submit(timed_extract, body, url).result()
         except BrokenProcessPool:
             _replace(executor)
-    return ExtractionError("the extraction worker died on this page twice (out of memory, or a crash in the HTML parser)"), 0.0
+    return ExtractionError("the extraction worker died twice while extracting this page (out of memory, or a crash in the HTML parser)"), 0.0
 
 
 def _replace(broken: ProcessPoolExecutor) -> None:
