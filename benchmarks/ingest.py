@@ -212,18 +212,11 @@ def run_plain(config: Path) -> tuple[float, int]:
         due = pipeline.articles_due(engine, settings.articles_per_run)
         parallel = len(due) >= workers.MIN_ARTICLES_FOR_POOL
         batches = pipeline.split_batches(due, BATCH, LAST_BATCH)
-        in_flight = {}
 
-        def start(k: int) -> None:
-            if k < len(batches):
-                in_flight[k] = threads.submit(pipeline.fetch_and_extract, engine, fetcher, batches[k], parallel,
-                                              settings.concurrency, sum(map(len, batches[:k])))
+        def fetch(batch: list[int], first: int):  # type: ignore[no-untyped-def]
+            return threads.submit(pipeline.fetch_and_extract, engine, fetcher, batch, parallel, settings.concurrency, first)
 
-        for k in range(BATCHES_IN_FLIGHT):
-            start(k)
-        for n in range(len(batches)):
-            batch = in_flight.pop(n).result()
-            start(n + BATCHES_IN_FLIGHT)
+        for batch in pipeline.fetched_in_order(batches, fetch, BATCHES_IN_FLIGHT):
             results = pipeline.process_batch(engine, batch, settings, settings.alert_channels)
             stored += sum(r.status == "stored" for r in results)
     deliver_pending(engine, settings)

@@ -89,18 +89,10 @@ def ingest(
             due = pipeline.articles_due(engine, settings.articles_per_run, feed_ids if feed_urls else None)
         parallel = len(due) >= workers.MIN_ARTICLES_FOR_POOL
         batches = pipeline.split_batches(due, BATCH, LAST_BATCH)
-        in_flight: dict[int, Any] = {}
-
-        def start(k: int) -> None:
-            if k < len(batches):
-                in_flight[k] = fetch_articles.submit(fetcher, settings.database_url, batches[k], parallel, settings.concurrency,
-                                                     sum(map(len, batches[:k])))
-
-        for k in range(BATCHES_IN_FLIGHT):
-            start(k)
-        for n in range(1, len(batches) + 1):  # articles_due orders by publication, so stories form in that order
-            batch = in_flight.pop(n - 1).result()
-            start(n - 1 + BATCHES_IN_FLIGHT)
+        fetched = pipeline.fetched_in_order(
+            batches, lambda batch, first: fetch_articles.submit(fetcher, settings.database_url, batch, parallel, settings.concurrency, first),
+            BATCHES_IN_FLIGHT)
+        for n, batch in enumerate(fetched, 1):  # articles_due orders by publication, so stories form in that order
             # quote(): Prefect would otherwise walk every block of every article looking for
             # futures in the parameters (measured: ~45 ms per batch of 50, most of its overhead).
             results = store_articles(settings.database_url, quote(batch), settings, channels)

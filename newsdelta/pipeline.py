@@ -11,6 +11,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Callable, Iterator, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
@@ -201,6 +202,26 @@ def split_batches(ids: list[int], size: int, last_size: int) -> list[list[int]]:
     cut = max(0, len(ids) - size)
     head, tail = ids[:cut], ids[cut:]
     return [head[i : i + size] for i in range(0, len(head), size)] + [tail[i : i + last_size] for i in range(0, len(tail), last_size)]
+
+
+class _Pending(Protocol):
+    def result(self) -> Any: ...
+
+
+def fetched_in_order(batches: list[list[int]], submit: Callable[[list[int], int], _Pending], ahead: int) -> Iterator[Any]:
+    """Each batch's result, in order, with up to `ahead` batches submitted beyond the one being
+    handed out: the caller stores a batch while the next ones are fetched and extracted.
+    `submit(batch, first)` starts a batch (`first`: its first article's place in the run) and
+    returns anything with `.result()` (a Prefect future in the flow, a thread future without it)."""
+    firsts = [0]
+    for batch in batches:
+        firsts.append(firsts[-1] + len(batch))
+    pending = {k: submit(batches[k], firsts[k]) for k in range(min(ahead, len(batches)))}
+    for n in range(len(batches)):
+        result = pending.pop(n).result()
+        if n + ahead < len(batches):
+            pending[n + ahead] = submit(batches[n + ahead], firsts[n + ahead])
+        yield result
 
 
 def fetch_article(fetcher: Fetcher, article_id: int, url: str) -> Page:

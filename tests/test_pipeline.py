@@ -358,3 +358,23 @@ def test_a_dead_extraction_worker_is_replaced_and_the_page_extracted() -> None:
         assert workers.pool() is not broken
     finally:
         workers.shutdown()
+
+
+def test_batches_are_handed_out_in_order_with_a_bounded_number_fetched_ahead() -> None:
+    from concurrent.futures import Future
+
+    started: list[tuple[list[int], int]] = []
+    handed: list[int] = []
+
+    def submit(batch: list[int], first: int) -> Future:
+        started.append((batch, first))
+        assert len(started) - len(handed) <= 3  # the batch being handed out and two ahead
+        done: Future = Future()
+        done.set_result(batch[0])
+        return done
+
+    batches = [[10, 11, 12], [13], [14, 15], [16, 17]]
+    for result in pipeline.fetched_in_order(batches, submit, ahead=2):
+        handed.append(result)
+    assert handed == [10, 13, 14, 16]
+    assert started == [([10, 11, 12], 0), ([13], 3), ([14, 15], 4), ([16, 17], 6)]
