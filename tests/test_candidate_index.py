@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from storage import repo
 from storage.db import make_engine, migrate
-from storage.models import Article, TrackingLock
+from storage.models import Article, ArticleTerm, TrackingLock
 from tests.test_team_scale import pg_available, pg_url  # noqa: F401 - fixtures
 
 NOW = datetime(2025, 3, 31, 12, tzinfo=timezone.utc)
@@ -88,3 +88,16 @@ def test_the_tracking_lock_is_taken_once_per_transaction(db) -> None:  # type: i
         with session.begin():
             counter = session.exec(select(TrackingLock.counter)).one()
     assert counter == 2
+
+
+def test_terms_that_agree_in_their_first_64_characters_are_indexed_once(db) -> None:  # type: ignore[no-untyped-def]
+    """Terms are stored cut to 64 characters; two that differ only after that are one row (an
+    upsert of both in one statement would touch the row twice, which PostgreSQL refuses)."""
+    long_a, long_b = "x" * 64 + "a", "x" * 64 + "b"
+    with Session(db) as s:
+        story = stored(s, "http://a/1", "A", [long_a, long_b] + STORY_TERMS[:5], NOW)
+        s.commit()
+        rows = s.exec(select(ArticleTerm.term).where(ArticleTerm.article_id == 1)).all()
+        found = repo.candidate_stories(s, [long_b] + STORY_TERMS[:5], SINCE, None, None)
+    assert sorted(rows) == sorted(["x" * 64] + STORY_TERMS[:5])
+    assert found == [(story, 6)]
