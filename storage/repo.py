@@ -112,8 +112,19 @@ def versions(session: Session, article_id: int) -> list[ArticleVersion]:
 def version_hashes(session: Session, article_id: int) -> list[tuple[int, int, str]]:
     """(id, number, content hash) of each version of an article, oldest first: enough to tell
     whether a text is already stored and what number comes next, without loading bodies."""
-    query = select(ArticleVersion.id, ArticleVersion.number, ArticleVersion.content_hash).where(ArticleVersion.article_id == article_id)
-    return [(int(i), int(n), h) for i, n, h in session.exec(query.order_by(col(ArticleVersion.number))).all()]  # type: ignore[arg-type]
+    rows = session.execute(_VERSION_HASHES, {"article_id": article_id}).all()
+    return [(int(i), int(n), h) for i, n, h in rows]
+
+
+# The two reads made for every stored article, as SQL text: built with the expression API, each
+# call cost more to construct and look up in SQLAlchemy's statement cache than to run
+# (measured on PostgreSQL: 0.55 -> 0.31 ms of client CPU per stored article for the two together).
+_VERSION_HASHES = text("SELECT id, number, content_hash FROM article_version WHERE article_id = :article_id ORDER BY number")
+_STORY_VERSIONS = text(
+    "SELECT article.id, article.outlet, article_version.id, article_version.source, article_version.title, article_version.blocks "
+    "FROM article JOIN article_version ON article_version.article_id = article.id WHERE article.story_id = :story_id "
+    "ORDER BY article_version.fetched_at DESC, article_version.id DESC LIMIT :limit"
+)
 
 
 def add_version(session: Session, article: Article, *, number: int, content_hash: str, title: str, byline: str | None,
@@ -279,14 +290,7 @@ class StoryVersion(NamedTuple):
 
 def story_versions(session: Session, story_id: int, limit: int = 60) -> list[StoryVersion]:
     """The story's most recently fetched versions, newest first."""
-    query = (
-        select(Article.id, Article.outlet, ArticleVersion.id, ArticleVersion.source, ArticleVersion.title, ArticleVersion.blocks)
-        .join(ArticleVersion, col(ArticleVersion.article_id) == Article.id)
-        .where(Article.story_id == story_id)
-        .order_by(col(ArticleVersion.fetched_at).desc(), col(ArticleVersion.id).desc())
-        .limit(limit)
-    )
-    return [StoryVersion(*row) for row in session.exec(query).all()]  # type: ignore[call-overload]
+    return [StoryVersion(*row) for row in session.execute(_STORY_VERSIONS, {"story_id": story_id, "limit": limit}).all()]  # type: ignore[call-overload]
 
 
 def stories(session: Session, limit: int = 50) -> list[tuple[Story, int, int]]:
