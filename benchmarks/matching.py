@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from newsdelta.tracking import find_story  # noqa: E402
@@ -126,6 +126,8 @@ def bench_retrieval(database_url: str | None, sizes: list[int], pool: list[list[
     url = database_url or f"sqlite:///{tmp.name}/bench.db"
     engine = make_engine(url)
     migrate(engine)
+    if database_url:
+        _empty(engine)  # the index is filled with explicit ids: rows left by another run would collide
     signatures = [signature_terms("\n".join(ps)) for ps in pool]
     bodies = [json.dumps([{"kind": "paragraph", "text": p} for p in ps]) for ps in pool]
     queries = list(zip(map(doc_of, pool[::3]), signatures[::3]))
@@ -159,18 +161,23 @@ def bench_retrieval(database_url: str | None, sizes: list[int], pool: list[list[
                   f"({r['candidates_median']:.0f} candidate stories compared) p50 {r['full_match_p50']:.1f} ms, p95 {r['full_match_p95']:.1f} ms", file=sys.stderr)
     finally:
         if database_url:
-            with engine.begin() as conn:
-                for table in ("article_term", "alert", "finding", "article_version", "article", "story"):
-                    conn.execute(text(f"DELETE FROM {table}"))
+            _empty(engine)
         engine.dispose()
         tmp.cleanup()
     return out
 
 
+def _empty(engine: Engine) -> None:
+    """Every row of a database given by URL, children before parents (the schema stays)."""
+    with engine.begin() as conn:
+        for table in ("article_term", "alert", "finding", "article_version", "article", "story", "feed_poll", "feed"):
+            conn.execute(text(f"DELETE FROM {table}"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--database-url", help="default: a temporary SQLite file (a PostgreSQL database is emptied afterwards)")
+    parser.add_argument("--database-url", help="default: a temporary SQLite file (a database given here is emptied before and after)")
     parser.add_argument("--spread-days", type=float, default=365.0,
                         help="stored articles' publication times are spread over this many days before now (7: all inside the match window, the worst case)")
     parser.add_argument("--json", action="store_true")
