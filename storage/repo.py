@@ -15,8 +15,14 @@ from sqlmodel import Session, SQLModel, col, select
 from storage.models import Alert, Article, ArticleTerm, ArticleVersion, Feed, FeedPoll, Finding, Story, TrackingLock, utcnow
 
 
+def _dialect(session: Session) -> str:
+    """The database behind the session: inserts with ON CONFLICT, row locks that skip locked
+    rows, and the PostgreSQL forms of the per-article statements (arrays, LATERAL) differ by it."""
+    return session.get_bind().dialect.name
+
+
 def _insert(session: Session, model: type[SQLModel]) -> Any:
-    dialect = session.get_bind().dialect.name
+    dialect = _dialect(session)
     if dialect == "postgresql":
         return postgresql.insert(model)
     if dialect == "sqlite":
@@ -184,12 +190,6 @@ def index_terms(session: Session, article: Article, terms: Sequence[str], publis
     session.execute(_upsert_statement("article_term", tuple(rows[0]), ("term", "article_id"), ("story_id",), False), rows)
 
 
-def _dialect(session: Session) -> str:
-    """The database behind the session: the two statements run for every article and every
-    lookup have a PostgreSQL form that SQLite cannot run (arrays, LATERAL)."""
-    return session.get_bind().dialect.name
-
-
 _INDEX_TERMS_PG = text(
     "INSERT INTO article_term (term, article_id, story_id, outlet, published_at) "
     "SELECT term, :article_id, :story_id, :outlet, :published_at FROM unnest(CAST(:terms AS VARCHAR[])) AS t(term) "
@@ -293,7 +293,7 @@ class StoryVersion(NamedTuple):
 
 def story_versions(session: Session, story_id: int, limit: int = 60) -> list[StoryVersion]:
     """The story's most recently fetched versions, newest first."""
-    return [StoryVersion(*row) for row in session.execute(_STORY_VERSIONS, {"story_id": story_id, "limit": limit}).all()]  # type: ignore[call-overload]
+    return [StoryVersion(*row) for row in session.execute(_STORY_VERSIONS, {"story_id": story_id, "limit": limit}).all()]
 
 
 def stories(session: Session, limit: int = 50) -> list[tuple[Story, int, int]]:
@@ -343,7 +343,7 @@ def claim_alerts(session: Session, channels: Sequence[str], now: datetime, stale
     query = select(Alert).where(col(Alert.channel).in_(list(channels)), due)
     if not force:
         query = query.where(col(Alert.next_attempt_at) <= now)
-    if session.get_bind().dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         query = query.with_for_update(skip_locked=True)
     claimed = list(session.exec(query.order_by(col(Alert.id)).limit(limit)))
     for alert in claimed:
