@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -108,7 +107,7 @@ def prefill(database_url: str, count: int) -> None:
     from sqlalchemy import text
 
     from benchmarks.matching import articles as match_articles, fill_index
-    from storage.db import engine_for
+    from newsdelta.storage.db import engine_for
     from textdelta import signature_terms
 
     engine = engine_for(database_url)
@@ -137,7 +136,7 @@ def fresh_database(url: str | None, home: Path) -> str:
         return f"sqlite:///{home / 'bench.db'}"
     from sqlalchemy import text
 
-    from storage.db import make_engine
+    from newsdelta.storage.db import make_engine
 
     engine = make_engine(url)
     with engine.begin() as conn:
@@ -180,7 +179,7 @@ def process_cpu() -> dict[str, float]:
 
 
 def run_flow(config: Path) -> tuple[float, dict]:
-    from flows.ingest import ingest
+    from newsdelta.flows.ingest import ingest
     from newsdelta import metrics
 
     metrics.reset()
@@ -192,35 +191,19 @@ def run_flow(config: Path) -> tuple[float, dict]:
 
 
 def run_plain(config: Path) -> tuple[float, int]:
-    """The flow's stages without Prefect, arranged as the flow arranges them: the same batches,
-    fetched and extracted BATCHES_IN_FLIGHT ahead by a pool of 8 threads while the main thread
-    stores them in order, then delivery."""
-    from flows.ingest import BATCH, BATCHES_IN_FLIGHT, LAST_BATCH
-    from newsdelta import pipeline, workers
-    from newsdelta.alerts import deliver_pending
-    from newsdelta.fetch import Fetcher
+    """The same run (newsdelta.stages.run.ingest) with its stages on a thread pool instead of
+    Prefect tasks: same batches, same look-ahead, then delivery."""
+    from newsdelta.http_client import Fetcher
     from newsdelta.settings import load_settings
-    from storage.db import engine_for
+    from newsdelta.stages import run
+    from newsdelta.storage.db import engine_for
 
     started = time.perf_counter()
     settings = load_settings(config)
     engine = engine_for(settings.database_url)
-    stored = 0
-    with Fetcher(settings) as fetcher, ThreadPoolExecutor(max_workers=8) as threads:
-        ids = pipeline.sync_feeds(engine, list(settings.feeds))
-        list(threads.map(lambda i: pipeline.poll_feed(engine, fetcher, i), ids))
-        due = pipeline.articles_due(engine, settings.articles_per_run)
-        parallel = len(due) >= workers.MIN_ARTICLES_FOR_POOL
-        batches = pipeline.split_batches(due, BATCH, LAST_BATCH)
-
-        def fetch(batch: list[int], first: int):  # type: ignore[no-untyped-def]
-            return threads.submit(pipeline.fetch_and_extract, engine, fetcher, batch, parallel, settings.concurrency, first)
-
-        for batch in pipeline.fetched_in_order(batches, fetch, BATCHES_IN_FLIGHT):
-            results = pipeline.process_batch(engine, batch, settings, settings.alert_channels)
-            stored += sum(r.status == "stored" for r in results)
-    deliver_pending(engine, settings)
-    return time.perf_counter() - started, stored
+    with Fetcher(settings) as fetcher, run.plain_steps(settings, engine, fetcher) as steps:
+        summary = run.ingest(settings, engine, steps)
+    return time.perf_counter() - started, sum(a.status == "stored" for a in summary.articles)
 
 
 def main() -> None:
@@ -264,12 +247,12 @@ def main() -> None:
         flow_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         log(f"flow: {flow_info['stored']} stored in {flow_wall:.1f}s; peak RSS so far {flow_rss:.0f} MB")
 
-        from newsdelta import workers
+        from newsdelta.stages import workers
 
         workers.shutdown()  # the plain run spawns its own extraction workers, as the flow did
         os.environ["NEWSDELTA_HOME"] = str(tmp / "plain")
         os.environ["NEWSDELTA_DATABASE_URL"] = fresh_database(args.database_url, tmp / "plain")
-        from storage.db import engine_for
+        from newsdelta.storage.db import engine_for
         engine_for.cache_clear()
         if args.stored:
             prefill(os.environ["NEWSDELTA_DATABASE_URL"], args.stored)

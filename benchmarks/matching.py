@@ -5,11 +5,11 @@
 1. `compare` on pairs of ~1,000-word articles (real text from ../shared scrapinghub ground
    truth: each article against a lightly edited copy of itself with a paragraph from
    another article inserted), median and p95 in ms, without the semantic extra.
-2. Candidate retrieval (`storage.repo.candidate_stories`) for one new article with N stored
+2. Candidate retrieval (`newsdelta.storage.repo.candidate_stories`) for one new article with N stored
    articles in the candidate index: each stored article gets the 40 signature terms of a real
    article with a quarter of them replaced by terms of its own, and a publication time spread
    over a year by default (`--spread-days`; the 7-day match window then covers about 2% of them).
-3. Full match of one new article (`newsdelta.tracking.find_story`, what the pipeline runs):
+3. Full match of one new article (`newsdelta.stages.match.find_story`, what the pipeline runs):
    retrieval, loading each candidate story's stored versions, and comparing the article with
    each, with the per-sentence analysis cache cleared first (cold). Every stored article has
    a version holding the real text its terms came from, so candidates are genuine look-alikes.
@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from newsdelta.tracking import find_story  # noqa: E402
-from storage import repo  # noqa: E402
-from storage.db import make_engine, migrate  # noqa: E402
-from storage.models import utcnow  # noqa: E402
+from newsdelta.stages.match import find_story  # noqa: E402
+from newsdelta.storage import repo  # noqa: E402
+from newsdelta.storage.db import make_engine, migrate  # noqa: E402
+from newsdelta.storage.models import utcnow  # noqa: E402
 from textdelta import Block, Document, clear_caches, compare, signature_terms  # noqa: E402
 
 TRUTH = Path(__file__).resolve().parents[2] / "shared/data/articles/scrapinghub/ground-truth.json"

@@ -1,4 +1,4 @@
-"""Prefect flows: thin wiring of the stages in newsdelta.pipeline."""
+"""Prefect flows: thin wiring of the stages in newsdelta.stages."""
 
 import logging
 

@@ -9,32 +9,29 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from newsdelta.alerts.channels import make_channels
-from newsdelta.alerts.outbox import DeliveryReport, deliver_channel
-from newsdelta.alerts.render import environment
+from newsdelta.alerts.outbox import DeliveryReport
 from newsdelta.settings import Settings, load_settings
-from storage.db import engine_for
+from newsdelta.stages import deliver
+from newsdelta.storage.db import engine_for
 
 
 @task(name="deliver_channel", retries=2, retry_delay_seconds=[10, 60], timeout_seconds=600, cache_policy=NO_CACHE)
-def deliver_channel_task(settings: Settings, channel: str, force: bool) -> DeliveryReport:
-    engine = engine_for(settings.database_url)
-    target = make_channels(settings, environment(settings.templates_dir), [channel])[channel]
-    return deliver_channel(engine, settings, channel, target, force=force)
+def deliver_channel(settings: Settings, channel: str, force: bool) -> DeliveryReport:
+    return deliver.deliver_channel(engine_for(settings.database_url), settings, channel, force=force)
 
 
-def deliver_channels(settings: Settings, force: bool = False) -> dict[str, Any]:
+def deliver_channels(settings: Settings, force: bool = False) -> DeliveryReport:
     """One task per channel, in whichever flow run calls it: the delivery flow, or the ingest
-    flow at its end. Not a subflow there: a flow run of its own cost about a second of wall
-    time per ingest (mostly Prefect's heartbeat thread winding down), a third of Prefect's
-    fixed cost per run."""
-    futures = [deliver_channel_task.submit(settings, c, force) for c in settings.alert_channels]
+    flow at its end (tasks there, not a subflow: a flow run of its own costs a fixed wind-down
+    time per ingest)."""
+    futures = [deliver_channel.submit(settings, c, force) for c in settings.alert_channels]
     report = DeliveryReport()
     for future in futures:
         report.merge(future.result())
-    return {"sent": report.sent, "failed": report.failed}
+    return report
 
 
 @flow(name="newsdelta-deliver", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
 def deliver_alerts(config_path: str | None = None, force: bool = False) -> dict[str, Any]:
-    return deliver_channels(load_settings(config_path), force)
+    report = deliver_channels(load_settings(config_path), force)
+    return {"sent": report.sent, "failed": report.failed}

@@ -33,7 +33,7 @@ def _settings(config: Optional[Path]):  # type: ignore[no-untyped-def]
 
 
 def _engine(config: Optional[Path]):  # type: ignore[no-untyped-def]
-    from storage.db import engine_for
+    from newsdelta.storage.db import engine_for
 
     settings = _settings(config)
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -70,12 +70,12 @@ def demo(data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Keep 
             config = write_demo_config(data_dir, site.base)
             typer.echo(f"Serving the seed outlets at {site.base} (data: {data_dir})")
             typer.echo("Running the ingest flow: poll feeds, fetch and extract articles, store versions, match stories, alert.\n")
-            from flows.ingest import ingest as ingest_flow
+            from newsdelta.flows.ingest import ingest as ingest_flow
 
             summary = ingest_flow(config_path=str(config))
         _summarise(summary)
         from newsdelta.views import stories_view, story_text, story_view
-        from storage.db import engine_for
+        from newsdelta.storage.db import engine_for
         from newsdelta.settings import load_settings
 
         engine = engine_for(load_settings(config).database_url)
@@ -100,7 +100,7 @@ def ingest(config: Optional[Path] = ConfigOption,
     settings.home.mkdir(parents=True, exist_ok=True)
     if not as_json:
         _quiet_prefect()
-    from flows.ingest import ingest as ingest_flow
+    from newsdelta.flows.ingest import ingest as ingest_flow
 
     summary = ingest_flow(feed_urls=list(feed) if feed else None, config_path=str(config) if config else None,
                           only_due=only_due, deliver=not no_deliver)
@@ -114,7 +114,7 @@ def track(url: str, config: Optional[Path] = ConfigOption, as_json: bool = JsonO
     settings.home.mkdir(parents=True, exist_ok=True)
     if not as_json:
         _quiet_prefect()
-    from flows.ingest import ingest as ingest_flow
+    from newsdelta.flows.ingest import ingest as ingest_flow
 
     summary = ingest_flow(article_urls=[url], config_path=str(config) if config else None)
     if as_json:
@@ -183,9 +183,9 @@ def alerts(config: Optional[Path] = ConfigOption,
 
     engine = _engine(config)
     if retry:
-        from newsdelta.alerts.outbox import deliver_pending
+        from newsdelta.stages.deliver import deliver_all
 
-        report = deliver_pending(engine, _settings(config), force=True)
+        report = deliver_all(engine, _settings(config), force=True)
         typer.echo(f"retried: {len(report.sent)} sent, {len(report.failed)} failed", err=as_json)
     rows = alerts_view(engine, status)
     if as_json:
@@ -203,7 +203,7 @@ def alerts(config: Optional[Path] = ConfigOption,
 def deliver(config: Optional[Path] = ConfigOption, force: bool = typer.Option(False, help="Ignore backoff.")) -> None:
     """Run the delivery flow: send pending alerts on every configured channel."""
     _quiet_prefect()
-    from flows.deliver import deliver_alerts
+    from newsdelta.flows.deliver import deliver_alerts
 
     result = deliver_alerts(config_path=str(config) if config else None, force=force)
     typer.echo(f"{len(result['sent'])} sent, {len(result['failed'])} failed")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from seeds.build import OUTLETS
-from seeds.server import SiteServer
+from newsdelta.seeds.build import OUTLETS
+from newsdelta.seeds.server import SiteServer
 
 PORT_FILE = "demo-port"
 

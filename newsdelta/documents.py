@@ -13,7 +13,7 @@ _HTML_MARKERS = (b"<html", b"<!doctype html", b"<body", b"<article", b"<p>")
 def load_document(path: Path) -> Document:
     raw = path.read_bytes()
     if any(marker in raw[:4096].lower() for marker in _HTML_MARKERS):
-        from newsdelta.extract import extract_article
+        from newsdelta.stages.extract import extract_article
 
         extracted = extract_article(raw, f"file://{path.resolve()}")
         return Document.from_dicts(extracted.blocks, title=extracted.title)

@@ -5,6 +5,8 @@ Messages never carry secrets: URLs are passed through `redact_url` before they a
 
 from __future__ import annotations
 
+from newsdelta.redact import redact_url
+
 
 class NewsdeltaError(Exception):
     """Base of every error newsdelta raises on purpose."""
@@ -14,14 +16,16 @@ class ConfigError(NewsdeltaError):
     """The configuration file or environment is invalid."""
 
 
+class NotFound(NewsdeltaError):
+    """A story, article, feed or other stored row that the caller named does not exist."""
+
+
 class FetchError(NewsdeltaError):
     """An HTTP fetch failed. `retryable` says whether trying again later may help."""
 
     retryable = True
 
     def __init__(self, url: str, reason: str, status: int | None = None) -> None:
-        from newsdelta.urls import redact_url
-
         self.url = redact_url(url)
         self.reason = reason
         self.status = status

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 _SECRETS: set[str] = set()
 _LOCK = threading.Lock()
@@ -40,6 +41,18 @@ def install() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactSecrets) for f in logger.filters):
             logger.addFilter(RedactSecrets())
+
+
+def redact_url(url: str) -> str:
+    """The URL without credentials or query string: safe to log (webhook tokens live in paths
+    for some services, so for those the caller must not log the URL at all)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid url>"
+    host = parts.hostname or ""
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 install()

@@ -39,8 +39,8 @@ def start_local_server(port: int) -> tuple[subprocess.Popen, str]:
 
 
 def deployments(config: str | None, cron: str):  # type: ignore[no-untyped-def]
-    from flows.deliver import deliver_alerts
-    from flows.ingest import ingest
+    from newsdelta.flows.deliver import deliver_alerts
+    from newsdelta.flows.ingest import ingest
 
     return [
         ingest.to_deployment(

@@ -1,5 +1,9 @@
 """All configuration in one place: defaults, then the TOML config file, then the environment.
 
+Each setting is declared once, as a field of `Settings` with its help text, its environment
+variable and its place in the config file; reading the file and the environment, validation,
+`newsdelta settings` and the README's table are all driven by those declarations.
+
 Secrets (Slack webhook URL, SMTP password) are accepted only from the environment or a
 Prefect Secret block, never from the config file, and are never part of `describe()`.
 """
@@ -8,13 +12,11 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from newsdelta.errors import ConfigError
-
-SECRET_KEYS = {"slack_webhook_url", "smtp_password", "webhook_url", "password"}
 
 
 @dataclass(frozen=True)
@@ -24,48 +26,81 @@ class FeedConfig:
     interval_minutes: float = 15.0
 
 
-@dataclass(frozen=True)
-class Setting:
-    """A documented setting: name, default, help (tests fail when one is undocumented)."""
+def setting(default: Any, help: str, *, env: str | None = None, toml: tuple[str, str] | None = None,
+            kind: str = "str", secret: bool = False) -> Any:
+    """Declare a setting. `toml`: (table, key) in the config file; `kind`: how a value from the
+    file or the environment is read (see _READERS)."""
+    metadata = {"help": help, "env": env, "toml": toml, "kind": kind, "secret": secret}
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata, repr=not secret)
+    return field(default=default, metadata=metadata, repr=not secret)
 
-    name: str
-    env: str | None
-    help: str
+
+GENERAL = "newsdelta"
 
 
 @dataclass(frozen=True)
 class Settings:
-    home: Path
-    database_url: str
-    config_path: Path | None = None
-    feeds: tuple[FeedConfig, ...] = ()
-    allow_hosts: tuple[str, ...] = ()
-    user_agent: str = "newsdelta/0.1 (+https://github.com/newsdelta/newsdelta)"
-    timeout_s: float = 20.0
-    max_bytes: int = 10_000_000
-    max_redirects: int = 5
-    per_host_delay_s: float = 1.0
-    concurrency: int = 8
-    articles_per_run: int = 500  # the rest are due again on the next run
-    match_window_days: float = 7.0
-    semantic: bool = False  # sentence embeddings for ambiguous sentences (extra `semantic`)
-    recheck_first_minutes: float = 30.0
-    recheck_for_days: float = 14.0
-    # Alerts. Secrets come from the environment (or Prefect Secret blocks named below).
-    slack_webhook_url: str | None = field(default=None, repr=False)
-    slack_secret_block: str | None = None
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_user: str | None = None
-    smtp_password: str | None = field(default=None, repr=False)
-    smtp_secret_block: str | None = None
-    smtp_tls: str = "starttls"  # starttls | ssl | none
-    smtp_timeout_s: float = 30.0
-    email_from: str | None = None
-    email_to: tuple[str, ...] = ()
-    templates_dir: Path | None = None
-    digest_minutes: dict[str, float] = field(default_factory=dict)  # channel -> period; absent = one message per finding
-    console_alerts: bool | None = None  # None: only when no other channel is configured
+    home: Path = setting(None, "Data directory (the SQLite database, the demo's state). Default: ~/.local/share/newsdelta.",
+                         env="NEWSDELTA_HOME", kind="path")
+    database_url: str = setting("", "Any SQLAlchemy URL. Default: the SQLite file newsdelta.db in the data directory. "
+                                "PostgreSQL: postgresql+psycopg://user@host/db.",
+                                env="NEWSDELTA_DATABASE_URL", toml=(GENERAL, "database_url"))
+    config_path: Path | None = setting(None, "The TOML config file. Default: config.toml in the data directory, if present.",
+                                       env="NEWSDELTA_CONFIG", kind="path")
+    feeds: tuple[FeedConfig, ...] = setting((), "[[feeds]] tables: url, outlet, interval_minutes.", kind="feeds")
+    allow_hosts: tuple[str, ...] = setting((), "Hosts or CIDRs that may be fetched although private or loopback (comma-separated "
+                                           "in the environment). Empty by default.",
+                                           env="NEWSDELTA_ALLOW_HOSTS", toml=(GENERAL, "allow_hosts"), kind="strs")
+    user_agent: str = setting("newsdelta/0.1 (+https://github.com/newsdelta/newsdelta)", "User-Agent sent with every request.",
+                              toml=(GENERAL, "user_agent"))
+    timeout_s: float = setting(20.0, "Deadline for one HTTP request (all of it, redirects included), seconds.",
+                               toml=(GENERAL, "timeout_s"), kind="positive")
+    max_bytes: int = setting(10_000_000, "Largest response body accepted (after decompression), bytes.",
+                             toml=(GENERAL, "max_bytes"), kind="count")
+    max_redirects: int = setting(5, "Redirects followed before giving up.", toml=(GENERAL, "max_redirects"), kind="int")
+    per_host_delay_s: float = setting(1.0, "Minimum seconds between two requests to the same host.",
+                                      env="NEWSDELTA_PER_HOST_DELAY_S", toml=(GENERAL, "per_host_delay_s"), kind="float")
+    concurrency: int = setting(8, "Articles fetched at once.", env="NEWSDELTA_CONCURRENCY", toml=(GENERAL, "concurrency"),
+                               kind="count")
+    articles_per_run: int = setting(500, "Most articles one ingest run fetches; the others wait for the next run, oldest first.",
+                                    toml=(GENERAL, "articles_per_run"), kind="count")
+    match_window_days: float = setting(7.0, "How far back a new article looks for a story to join, days.",
+                                       toml=(GENERAL, "match_window_days"), kind="positive")
+    semantic: bool = setting(False, "true: sentence embeddings decide the sentences the words leave ambiguous (needs the "
+                             "'semantic' extra).", env="NEWSDELTA_SEMANTIC", toml=(GENERAL, "semantic"), kind="bool")
+    recheck_first_minutes: float = setting(30.0, "First re-fetch of an article after this many minutes; the interval doubles each time.",
+                                           toml=(GENERAL, "recheck_first_minutes"), kind="positive")
+    recheck_for_days: float = setting(14.0, "Articles older than this many days are no longer re-fetched.",
+                                      toml=(GENERAL, "recheck_for_days"), kind="float")
+    slack_webhook_url: str | None = setting(None, "Slack incoming webhook URL; turns the Slack channel on (secret: environment only).",
+                                            env="NEWSDELTA_SLACK_WEBHOOK_URL", secret=True, kind="optional")
+    slack_secret_block: str | None = setting(None, "Name of a Prefect Secret block holding the Slack webhook URL.",
+                                             toml=("alerts.slack", "secret_block"), kind="optional")
+    smtp_host: str | None = setting(None, "SMTP server; with email_to, turns the email channel on.",
+                                    env="NEWSDELTA_SMTP_HOST", toml=("alerts.email", "host"), kind="optional")
+    smtp_port: int = setting(587, "SMTP port.", env="NEWSDELTA_SMTP_PORT", toml=("alerts.email", "port"), kind="count")
+    smtp_user: str | None = setting(None, "SMTP login user (optional).", env="NEWSDELTA_SMTP_USER", toml=("alerts.email", "user"),
+                                    kind="optional")
+    smtp_password: str | None = setting(None, "SMTP password (secret: environment only).", env="NEWSDELTA_SMTP_PASSWORD",
+                                        secret=True, kind="optional")
+    smtp_secret_block: str | None = setting(None, "Name of a Prefect Secret block holding the SMTP password.",
+                                            toml=("alerts.email", "secret_block"), kind="optional")
+    smtp_tls: str = setting("starttls", "starttls, ssl or none.", env="NEWSDELTA_SMTP_TLS", toml=("alerts.email", "tls"),
+                            kind="smtp_tls")
+    smtp_timeout_s: float = setting(30.0, "Timeout for one SMTP conversation, seconds.", toml=("alerts.email", "timeout_s"),
+                                    kind="positive")
+    email_from: str | None = setting(None, "Sender address of alert emails.", env="NEWSDELTA_EMAIL_FROM",
+                                     toml=("alerts.email", "from"), kind="optional")
+    email_to: tuple[str, ...] = setting((), "Recipients of alert emails (comma-separated in the environment).",
+                                        env="NEWSDELTA_EMAIL_TO", toml=("alerts.email", "to"), kind="strs")
+    templates_dir: Path | None = setting(None, "Directory of Jinja2 templates overriding the defaults (slack.json.j2, "
+                                         "email.txt.j2, email.html.j2, console.txt.j2); relative to the config file.",
+                                         env="NEWSDELTA_TEMPLATES_DIR", toml=(GENERAL, "templates_dir"), kind="path")
+    digest_minutes: dict[str, float] = setting({}, "[alerts.digest] channel = minutes: one summary per period on that channel "
+                                               "instead of one message per finding.", toml=("alerts", "digest"), kind="digest")
+    console_alerts: bool | None = setting(None, "Print alerts to the console too (default: only when no other channel is configured).",
+                                          toml=("alerts", "console"), kind="bool")
 
     @property
     def alert_channels(self) -> list[str]:
@@ -86,71 +121,32 @@ class Settings:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in SECRET_KEYS:
+            if f.metadata["secret"]:
                 out[f.name] = "(set)" if value else "(not set)"
             elif f.name == "database_url":
                 out[f.name] = _redact_db_url(value)
+            elif f.name == "feeds":
+                out[f.name] = [{"url": x.url, "outlet": x.outlet, "interval_minutes": x.interval_minutes} for x in value]
+            elif isinstance(value, Path):
+                out[f.name] = str(value)
+            elif isinstance(value, tuple):
+                out[f.name] = list(value)
             else:
                 out[f.name] = value
         return out
 
 
-SETTINGS_DOC: tuple[Setting, ...] = (
-    Setting("home", "NEWSDELTA_HOME", "Data directory (SQLite database, logs). Default: a per-user directory."),
-    Setting("database_url", "NEWSDELTA_DATABASE_URL", "Any SQLAlchemy URL. Default: a SQLite file in the data directory."),
-    Setting("config_path", "NEWSDELTA_CONFIG", "Path of the TOML config file. Default: config.toml in the data directory, if present."),
-    Setting("allow_hosts", "NEWSDELTA_ALLOW_HOSTS", "Comma-separated hosts or CIDRs that may be fetched although private or loopback."),
-    Setting("feeds", None, "[[feeds]] tables: url, outlet, interval_minutes."),
-    Setting("user_agent", None, "User-Agent sent with every request."),
-    Setting("timeout_s", None, "Timeout for one HTTP request, seconds."),
-    Setting("max_bytes", None, "Largest response body accepted (after decompression), bytes."),
-    Setting("max_redirects", None, "Redirects followed before giving up."),
-    Setting("per_host_delay_s", "NEWSDELTA_PER_HOST_DELAY_S", "Minimum seconds between two requests to the same host."),
-    Setting("concurrency", "NEWSDELTA_CONCURRENCY", "Articles fetched and processed at once."),
-    Setting("articles_per_run", None, "Most articles one ingest run fetches; the others wait for the next run (oldest first)."),
-    Setting("match_window_days", None, "How far back a new article looks for a story to join."),
-    Setting("semantic", "NEWSDELTA_SEMANTIC", "true: let sentence embeddings decide sentences the words leave ambiguous (needs the 'semantic' extra)."),
-    Setting("recheck_first_minutes", None, "First re-fetch of an article after this long; the interval doubles each time."),
-    Setting("recheck_for_days", None, "Articles older than this are no longer re-fetched."),
-    Setting("slack_webhook_url", "NEWSDELTA_SLACK_WEBHOOK_URL", "Slack incoming webhook URL (secret: environment only)."),
-    Setting("slack_secret_block", None, "Name of a Prefect Secret block holding the Slack webhook URL."),
-    Setting("smtp_host", "NEWSDELTA_SMTP_HOST", "SMTP server for email alerts."),
-    Setting("smtp_port", "NEWSDELTA_SMTP_PORT", "SMTP port."),
-    Setting("smtp_user", "NEWSDELTA_SMTP_USER", "SMTP login user (optional)."),
-    Setting("smtp_password", "NEWSDELTA_SMTP_PASSWORD", "SMTP password (secret: environment only)."),
-    Setting("smtp_secret_block", None, "Name of a Prefect Secret block holding the SMTP password."),
-    Setting("smtp_tls", "NEWSDELTA_SMTP_TLS", "starttls, ssl or none."),
-    Setting("smtp_timeout_s", None, "Timeout for one SMTP conversation, seconds."),
-    Setting("email_from", "NEWSDELTA_EMAIL_FROM", "Sender address of alert emails."),
-    Setting("email_to", "NEWSDELTA_EMAIL_TO", "Comma-separated recipients of alert emails."),
-    Setting("templates_dir", "NEWSDELTA_TEMPLATES_DIR", "Directory with Jinja2 templates overriding the defaults (slack.json.j2, email.txt.j2, email.html.j2, console.txt.j2)."),
-    Setting("digest_minutes", None, "[alerts.digest] channel = minutes: send one summary per period instead of one message per finding."),
-    Setting("console_alerts", None, "Print alerts to the console too (default: only when no other channel is configured)."),
-)
-
-_ENV_CASTS: dict[str, Any] = {
-    "NEWSDELTA_PER_HOST_DELAY_S": ("per_host_delay_s", float),
-    "NEWSDELTA_CONCURRENCY": ("concurrency", int),
-    "NEWSDELTA_SEMANTIC": ("semantic", lambda v: _flag(v)),
-    "NEWSDELTA_SLACK_WEBHOOK_URL": ("slack_webhook_url", str),
-    "NEWSDELTA_SMTP_HOST": ("smtp_host", str),
-    "NEWSDELTA_SMTP_PORT": ("smtp_port", int),
-    "NEWSDELTA_SMTP_USER": ("smtp_user", str),
-    "NEWSDELTA_SMTP_PASSWORD": ("smtp_password", str),
-    "NEWSDELTA_SMTP_TLS": ("smtp_tls", str),
-    "NEWSDELTA_EMAIL_FROM": ("email_from", str),
-    "NEWSDELTA_EMAIL_TO": ("email_to", lambda v: _split(v)),
-    "NEWSDELTA_TEMPLATES_DIR": ("templates_dir", Path),
-}
-
-
-def _flag(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"expected true or false, got {value!r}")
+def settings_table() -> str:
+    """The README's table of settings, made from the declarations."""
+    rows = ["| setting | config file | environment | default | meaning |", "|---|---|---|---|---|"]
+    for f in fields(Settings):
+        toml = f.metadata["toml"]
+        where = "`[[feeds]]`" if f.name == "feeds" else f"`[{toml[0]}] {toml[1]}`" if toml else "–"
+        env = f"`{f.metadata['env']}`" if f.metadata["env"] else "–"
+        default = f.default if f.default is not MISSING else (f.default_factory() if f.default_factory is not MISSING else None)
+        shown = "–" if default in (None, "", (), {}) else f"`{default}`"
+        rows.append(f"| `{f.name}` | {where} | {env} | {shown} | {f.metadata['help']} |")
+    return "\n".join(rows)
 
 
 def default_home() -> Path:
@@ -161,95 +157,188 @@ def default_home() -> Path:
 def load_settings(config: str | Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     env = os.environ if env is None else env
     home = Path(env.get("NEWSDELTA_HOME") or overrides.pop("home", None) or default_home()).expanduser()
-    config_path = Path(config or env.get("NEWSDELTA_CONFIG") or home / "config.toml").expanduser()
+    config_path: Path | None = Path(config or env.get("NEWSDELTA_CONFIG") or home / "config.toml").expanduser()
     explicit = bool(config or env.get("NEWSDELTA_CONFIG"))
     values: dict[str, Any] = {}
-    if config_path.exists():
+    if config_path is not None and config_path.is_file():
         values = _read_config(config_path)
     elif explicit:
-        raise ConfigError(f"config file {config_path} does not exist")
+        raise ConfigError(f"config file {config_path} does not exist" if not Path(str(config_path)).exists()
+                          else f"config file {config_path} is not a file")
     else:
-        config_path = None  # type: ignore[assignment]
-
-    for var, (name, cast) in _ENV_CASTS.items():
-        if env.get(var):
-            try:
-                values[name] = cast(env[var])
-            except ValueError as exc:
-                raise ConfigError(f"{var}: {exc}") from None
-    allow = _split(env.get("NEWSDELTA_ALLOW_HOSTS", "")) + tuple(values.pop("allow_hosts", ()))
+        config_path = None
+    allow_from_file = tuple(values.pop("allow_hosts", ()))
+    for f in fields(Settings):
+        var = f.metadata["env"]
+        if var and f.name not in ("home", "config_path") and env.get(var):
+            values[f.name] = _read(f, env[var], var)
+    values["allow_hosts"] = tuple(values.get("allow_hosts", ())) + allow_from_file
     values.update(overrides)
-    database_url = env.get("NEWSDELTA_DATABASE_URL") or values.pop("database_url", None) or f"sqlite:///{home / 'newsdelta.db'}"
-    values.pop("database_url", None)
-    settings = Settings(home=home, database_url=database_url, config_path=config_path, allow_hosts=allow, **values)
+    values["database_url"] = values.get("database_url") or f"sqlite:///{home / 'newsdelta.db'}"
+    settings = Settings(home=home, config_path=config_path, **values)
     _validate(settings)
     return settings
+
+
+def _read(f: Field, raw: Any, where: str) -> Any:
+    """A value from the config file or the environment (a string), as the setting's kind."""
+    reader = _READERS[f.metadata["kind"]]
+    try:
+        return reader(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _number(value: Any, integer: bool = False) -> Any:
+    if isinstance(value, bool):
+        raise TypeError(f"expected a number, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = int(value) if integer else float(value)
+        except ValueError:
+            raise ValueError(f"expected {'a whole number' if integer else 'a number'}, got {value!r}") from None
+    if integer and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if integer and not isinstance(value, int):
+        raise TypeError(f"expected a whole number, got {value!r}")
+    if not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, got {value!r}")
+    return value if integer else float(value)
+
+
+def _positive(value: Any, integer: bool = False) -> Any:
+    number = _number(value, integer)
+    if number <= 0:
+        raise ValueError(f"must be more than 0, got {value!r}")
+    return number
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = _text(value).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise TypeError(f"expected a list of strings, got {value!r}")
+
+
+def _smtp_tls(value: Any) -> str:
+    if _text(value) not in ("starttls", "ssl", "none"):
+        raise ValueError(f"expected starttls, ssl or none, got {value!r}")
+    return str(value)
+
+
+def _digest(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a table of channel = minutes, got {value!r}")
+    out = {}
+    for channel, minutes in value.items():
+        if channel not in ("slack", "email", "console"):
+            raise ValueError(f"unknown channel {channel!r} (slack, email or console)")
+        out[str(channel)] = _positive(minutes)
+    return out
+
+
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "str": _text,
+    "optional": _text,
+    "path": lambda v: Path(_text(v)).expanduser(),
+    "int": lambda v: _number(v, integer=True),
+    "count": lambda v: _positive(v, integer=True),
+    "float": _number,
+    "positive": _positive,
+    "bool": _flag,
+    "strs": _strings,
+    "smtp_tls": _smtp_tls,
+    "digest": _digest,
+}
+_FEED_KEYS = {"url": _text, "outlet": _text, "interval_minutes": _positive}
 
 
 def _read_config(path: Path) -> dict[str, Any]:
     try:
         raw = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    by_place = {f.metadata["toml"]: f for f in fields(Settings) if f.metadata["toml"]}
+    tables: dict[str, dict[str, Any]] = {GENERAL: {}, "alerts": {}, "alerts.slack": {}, "alerts.email": {}}
+    for key, value in raw.items():
+        if key == "feeds":
+            continue
+        if key not in (GENERAL, "alerts") or not isinstance(value, dict):
+            raise ConfigError(f"{path}: unknown section [{key}] (sections: [newsdelta], [alerts], [alerts.slack], "
+                              "[alerts.email], [alerts.digest], [[feeds]])")
+        tables[key] = dict(value)
+    alerts = tables["alerts"]
+    for sub in ("slack", "email"):
+        if sub in alerts:
+            if not isinstance(alerts[sub], dict):
+                raise ConfigError(f"{path}: [alerts] {sub} must be a table ([alerts.{sub}])")
+            tables[f"alerts.{sub}"] = alerts.pop(sub)
     values: dict[str, Any] = {}
-    general = dict(raw.get("newsdelta", {}))
-    alerts = dict(raw.get("alerts", {}))
-    for section in (general, alerts.get("slack", {}), alerts.get("email", {})):
-        leaked = SECRET_KEYS & set(section)
-        if leaked:
-            raise ConfigError(
-                f"{path}: secrets ({', '.join(sorted(leaked))}) are not read from the config file; "
-                "set NEWSDELTA_SLACK_WEBHOOK_URL / NEWSDELTA_SMTP_PASSWORD or name a Prefect Secret block"
-            )
-    known = {f.name for f in fields(Settings)}
-    for key, value in general.items():
-        if key not in known or key in ("home", "config_path", "feeds"):
-            raise ConfigError(f"{path}: unknown setting [newsdelta] {key}")
-        values[key] = tuple(value) if isinstance(value, list) else value
+    for table, entries in tables.items():
+        for key, value in entries.items():
+            if key in ("webhook_url", "password", "slack_webhook_url", "smtp_password"):
+                raise ConfigError(
+                    f"{path}: [{table}] {key}: secrets are not read from the config file; set NEWSDELTA_SLACK_WEBHOOK_URL / "
+                    "NEWSDELTA_SMTP_PASSWORD in the environment or name a Prefect Secret block (secret_block)")
+            f = by_place.get((table, key))
+            if f is None:
+                known = sorted(k for t, k in by_place if t == table)
+                raise ConfigError(f"{path}: unknown setting [{table}] {key} (known there: {', '.join(known)})")
+            values[f.name] = _read(f, value, f"{path}: [{table}] {key}")
     if "templates_dir" in values:
         values["templates_dir"] = (path.parent / values["templates_dir"]).resolve()
-    slack, email = alerts.get("slack", {}), alerts.get("email", {})
-    if "secret_block" in slack:
-        values["slack_secret_block"] = slack["secret_block"]
-    for key in ("host", "port", "user", "tls", "timeout_s"):
-        if key in email:
-            values[f"smtp_{key}"] = email[key]
-    if "secret_block" in email:
-        values["smtp_secret_block"] = email["secret_block"]
-    if "from" in email:
-        values["email_from"] = email["from"]
-    if "to" in email:
-        values["email_to"] = tuple(email["to"]) if isinstance(email["to"], list) else _split(email["to"])
-    if "digest" in alerts:
-        values["digest_minutes"] = {str(k): float(v) for k, v in alerts["digest"].items()}
-    if "console" in alerts:
-        values["console_alerts"] = bool(alerts["console"])
-    feeds = []
-    for i, item in enumerate(raw.get("feeds", [])):
-        if not isinstance(item, dict) or not item.get("url"):
-            raise ConfigError(f"{path}: feeds[{i}] needs a url")
-        feeds.append(FeedConfig(url=str(item["url"]), outlet=str(item.get("outlet", "")), interval_minutes=float(item.get("interval_minutes", 15))))
-    values["feeds"] = tuple(feeds)
+    feeds = raw.get("feeds", [])
+    if not isinstance(feeds, list):
+        raise ConfigError(f"{path}: feeds must be [[feeds]] tables")
+    values["feeds"] = tuple(_feed(path, i, item) for i, item in enumerate(feeds))
     return values
 
 
+def _feed(path: Path, i: int, item: Any) -> FeedConfig:
+    where = f"{path}: [[feeds]] #{i + 1}"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where}: must be a table with url, outlet, interval_minutes")
+    unknown = set(item) - set(_FEED_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {', '.join(sorted(unknown))} (known: url, outlet, interval_minutes)")
+    if not item.get("url"):
+        raise ConfigError(f"{where}: needs a url")
+    read = {}
+    for key, value in item.items():
+        try:
+            read[key] = _FEED_KEYS[key](value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where} {key}: {exc}") from None
+    return FeedConfig(**read)
+
+
 def _validate(s: Settings) -> None:
-    if s.smtp_tls not in ("starttls", "ssl", "none"):
-        raise ConfigError(f"smtp_tls must be starttls, ssl or none, not {s.smtp_tls!r}")
-    if s.max_bytes <= 0 or s.timeout_s <= 0 or s.concurrency <= 0 or s.articles_per_run <= 0:
-        raise ConfigError("max_bytes, timeout_s, concurrency and articles_per_run must be positive")
     for feed in s.feeds:
         if not feed.url.startswith(("http://", "https://")):
             raise ConfigError(f"feed url must be http(s): {feed.url}")
     if s.semantic:
-        from textdelta import semantic
+        from textdelta import semantic  # optional extra: only looked for when asked for
 
         if not semantic.available():
             raise ConfigError(f"semantic = true needs the semantic extra: {semantic.INSTALL_HINT}")
-
-
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
 def _redact_db_url(url: str) -> str:

@@ -8,6 +8,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from newsdelta.errors import BlockedURL, FetchError
+
 _TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "ga_", "__hs", "_hs", "oly_")
 _TRACKING_PARAMS = {
     "fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mkt_tok", "cmpid", "ncid", "ocid",
@@ -46,18 +48,6 @@ def same_site(a: str, b: str) -> bool:
     return bool(ha) and (ha == hb or ha.endswith("." + hb) or hb.endswith("." + ha))
 
 
-def redact_url(url: str) -> str:
-    """The URL without credentials or query string: safe to log (webhook tokens live in paths
-    for some services, so for those the caller must not log the URL at all)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid url>"
-    host = parts.hostname or ""
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 @dataclass(frozen=True)
 class HostPolicy:
     """Which hosts may be fetched. Public addresses always; private, loopback, link-local and
@@ -66,8 +56,6 @@ class HostPolicy:
     allow: tuple[str, ...] = ()
 
     def check(self, url: str) -> None:
-        from newsdelta.errors import BlockedURL
-
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise BlockedURL(url, f"scheme {parts.scheme or '(none)'!r} is not allowed")
@@ -101,8 +89,6 @@ def _is_network(entry: str) -> bool:
 
 
 def _resolve(host: str, port: int, url: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    from newsdelta.errors import FetchError
-
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:

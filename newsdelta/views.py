@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from storage import repo
-from storage.db import session_scope
-from storage.models import Finding, Story
+from newsdelta.storage import repo
+from newsdelta.storage.db import session_scope
+from newsdelta.storage.models import Finding, Story
 
 
 def feeds_view(engine: Engine) -> list[dict[str, Any]]:

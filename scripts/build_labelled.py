@@ -1,4 +1,4 @@
-"""Build tests/data/labelled/generated.jsonl from the hand-checked article bodies in
+"""Build newsdelta/evaluation/data/generated.jsonl from the hand-checked article bodies in
 ../shared/data/articles/scrapinghub/ground-truth.json (real news text, MIT licence).
 
 Three kinds of case, all with labels known by construction:
@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT.parent / "shared/data/articles/scrapinghub/ground-truth.json"
-OUT = ROOT / "tests/data/labelled/generated.jsonl"
+OUT = ROOT / "newsdelta/evaluation/data/generated.jsonl"
 MIN_PARAGRAPH_CHARS = 80
 # Pairs the generator would call unrelated that are in fact the same event at two outlets,
 # found by reading the evaluation's misses (NASA adding five companies to CLPS, Nov. 18, 2019).

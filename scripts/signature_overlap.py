@@ -1,5 +1,5 @@
 """How many signature terms (the candidate index keys) the two texts of each labelled case
-share, by kind of case: what MIN_SHARED_TERMS in newsdelta/tracking.py is set from.
+share, by kind of case: what MIN_SHARED_TERMS in newsdelta/stages/match.py is set from.
 
     python scripts/signature_overlap.py
 """

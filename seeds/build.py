@@ -1,8 +1,8 @@
-"""Turn the founding articles (../shared/seeds) into what real outlets publish: an HTML article
+"""Turn the founding articles (seeds/texts, the user's seed documents) into what real outlets publish: an HTML article
 page per outlet, with navigation, byline and related links around the text, and an RSS feed
 per outlet, the rewrite published a day after the original.
 
-Run from the project root: python -m seeds.build [SHARED_SEEDS_DIR]
+Run: python -m newsdelta.seeds.build [SEED_TEXTS_DIR]
 The output (seeds/site/) is committed, so the demo needs nothing outside the package.
 Links in the output hold the placeholder {{BASE}}, replaced by the demo server's address.
 """
@@ -18,7 +18,7 @@ from textdelta.blocks import looks_like_heading
 
 HERE = Path(__file__).resolve().parent
 SITE = HERE / "site"
-DEFAULT_SOURCE = HERE.parents[1] / "shared" / "seeds"
+TEXTS = HERE / "texts"
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def feed(outlet: Outlet, blocks: list[tuple[str, str]]) -> str:
 """
 
 
-def build(source: Path = DEFAULT_SOURCE, out: Path = SITE) -> list[Path]:
+def build(source: Path = TEXTS, out: Path = SITE) -> list[Path]:
     written = []
     for outlet in OUTLETS:
         text_file = next(source.glob(f"{outlet.source_prefix}*.txt"))
@@ -135,5 +135,5 @@ def build(source: Path = DEFAULT_SOURCE, out: Path = SITE) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in build(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SOURCE):
+    for path in build(Path(sys.argv[1]) if len(sys.argv) > 1 else TEXTS):
         print(path.relative_to(HERE.parent))

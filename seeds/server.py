@@ -14,7 +14,7 @@ TYPES = {".xml": "application/rss+xml; charset=utf-8", ".html": "text/html; char
 
 
 def seed_site() -> Path:
-    return Path(str(resources.files("seeds") / "site"))
+    return Path(str(resources.files("newsdelta.seeds") / "site"))
 
 
 class SiteServer:

@@ -51,7 +51,7 @@ def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(resources.files("storage") / "migrations"))
+    config.set_main_option("script_location", str(resources.files("newsdelta.storage") / "migrations"))
     config.attributes["engine"] = engine
     return config
 

@@ -6,13 +6,33 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence, TypeVar
 
 from sqlalchemy import TextClause, bindparam, func, insert, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 
-from storage.models import Alert, Article, ArticleTerm, ArticleVersion, Feed, FeedPoll, Finding, Story, TrackingLock, utcnow
+from newsdelta.errors import NotFound
+from newsdelta.storage.models import Alert, Article, ArticleTerm, ArticleVersion, Feed, FeedPoll, Finding, Story, TrackingLock, utcnow
+
+
+T = TypeVar("T", bound=SQLModel)
+
+
+def get(session: Session, model: type[T], row_id: int) -> T:
+    """The row, or NotFound (a row deleted meanwhile, or an id that never existed)."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{model.__name__.lower()} {row_id} does not exist")
+    return row
+
+
+def row_id(row: SQLModel) -> int:
+    """A stored row's id (typed as optional only because unsaved rows have none)."""
+    value = getattr(row, "id", None)
+    if value is None:
+        raise NotFound(f"{type(row).__name__.lower()} has not been stored")
+    return int(value)
 
 
 def _dialect(session: Session) -> str:
@@ -57,11 +77,8 @@ def ensure_feed(session: Session, url: str, outlet: str, interval_s: int) -> Fee
     return feed
 
 
-def feeds(session: Session, urls: Iterable[str] | None = None) -> list[Feed]:
-    query = select(Feed).order_by(Feed.id)
-    if urls is not None:
-        query = query.where(col(Feed.url).in_(list(urls)))
-    return list(session.exec(query))
+def feeds(session: Session) -> list[Feed]:
+    return list(session.exec(select(Feed).order_by(col(Feed.id))))
 
 
 def record_poll(session: Session, feed: Feed, *, status: str, http_status: int | None, seen: int, new: int,

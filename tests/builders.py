@@ -1,13 +1,17 @@
-"""Small builders for feeds and article pages served by the test HTTP server."""
+"""Small builders for feeds and article pages served by the test HTTP server, and the shipped
+ingest run (newsdelta.stages.run) without Prefect."""
 
 from __future__ import annotations
 
 import html
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
-from newsdelta import pipeline
-from newsdelta.settings import FeedConfig
+from sqlalchemy.engine import Engine
+
+from newsdelta.http_client import Fetcher
+from newsdelta.settings import FeedConfig, Settings
+from newsdelta.stages import fetch, run as run_stage
 from textdelta import Document
 
 BASE_DATE = datetime(2025, 3, 30, 8, 0, tzinfo=timezone.utc)
@@ -38,16 +42,17 @@ def article_html(title: str, doc: Document, author: str = "A. Reporter", date: s
     return page.encode(charset, errors="xmlcharrefreplace")
 
 
-def run(engine, fetcher, settings, feeds: list[FeedConfig], channels=("console",)) -> list[pipeline.ArticleResult]:  # type: ignore[no-untyped-def]
-    """The ingest flow's stages in order, without Prefect."""
-    ids = pipeline.sync_feeds(engine, feeds)
-    for feed_id in ids:
-        pipeline.poll_feed(engine, fetcher, feed_id)
-    results = []
-    for aid in pipeline.articles_due(engine, 100, ids):
-        try:
-            fetched = pipeline.Fetched(aid, page=pipeline.fetch_article(fetcher, aid, pipeline.article_url(engine, aid)))
-        except Exception as exc:  # noqa: BLE001
-            fetched = pipeline.fetched_error(aid, exc)
-        results.append(pipeline.process_article(engine, fetched, settings, list(channels)))
-    return results
+def run(engine: Engine, fetcher: Fetcher, settings: Settings, feeds: list[FeedConfig],
+        channels: tuple[str, ...] = ("console",)) -> list[run_stage.ArticleResult]:
+    """The shipped ingest run over `feeds`, without Prefect and without delivery (alerts stay
+    queued for `channels`): the articles it checked."""
+    with run_stage.plain_steps(settings, engine, fetcher, deliver=False, channels=list(channels)) as steps:
+        return run_stage.ingest(settings, engine, steps, feeds=feeds).articles
+
+
+def store_one(engine: Engine, fetcher: Fetcher, settings: Settings, article_id: int,
+              channels: tuple[str, ...] = ("console",)) -> run_stage.ArticleResult:
+    """Fetch, extract and store one article as a run does (one batch of one)."""
+    [fetched] = fetch.fetch_batch(engine, fetcher, [article_id], parallel=False, threads=1)
+    [result] = run_stage.store_batch(engine, [fetched], settings, list(channels))
+    return result

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sys
 
-from newsdelta.fetch import Fetcher
+from newsdelta.http_client import Fetcher
 from newsdelta.settings import FeedConfig, load_settings
-from storage.db import make_engine
+from newsdelta.storage.db import make_engine
 from tests.builders import run
 
 

@@ -14,15 +14,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
-from newsdelta.alerts import deliver_pending
+from newsdelta.stages.deliver import deliver_all as deliver_pending
 from newsdelta.alerts.channels import EmailChannel
 from newsdelta.alerts.message import build_message
 from newsdelta.alerts.outbox import STALE_AFTER, claim
 from newsdelta.alerts.render import environment, render_slack, slack_escape
 from newsdelta.settings import FeedConfig, Settings
-from seeds.server import SiteServer
-from storage import repo
-from storage.models import Alert, Finding, utcnow
+from newsdelta.seeds.server import SiteServer
+from newsdelta.storage import repo
+from newsdelta.storage.models import Alert, Finding, utcnow
 from tests.builders import run
 from tests.httpserver import Reply, ScriptedServer
 

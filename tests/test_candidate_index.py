@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlmodel import Session, select
 
-from storage import repo
-from storage.db import make_engine, migrate
-from storage.models import Article, ArticleTerm, TrackingLock
+from newsdelta.storage import repo
+from newsdelta.storage.db import make_engine, migrate
+from newsdelta.storage.models import Article, ArticleTerm, TrackingLock
 from tests.test_team_scale import pg_available, pg_url  # noqa: F401 - fixtures
 
 NOW = datetime(2025, 3, 31, 12, tzinfo=timezone.utc)

@@ -14,10 +14,10 @@ import statistics
 from collections import Counter
 
 from newsdelta.errors import ExtractionError
-from newsdelta.extract import extract_article
-from tests.conftest import SHARED
+from newsdelta.stages.extract import extract_article
+from tests.conftest import shared_data
 
-PAGES = SHARED / "data/articles/scrapinghub"
+PAGES = shared_data("data/articles/scrapinghub")
 
 
 def token_f1(got: str, want: str) -> float:
@@ -65,7 +65,7 @@ def test_words_on_either_side_of_a_line_break_stay_apart_and_metadata_comes_thro
 def test_block_text_keeps_what_follows_a_comment_and_survives_deep_nesting() -> None:
     from lxml import etree
 
-    from newsdelta.extract import _text
+    from newsdelta.stages.extract import _text
 
     assert _text(etree.fromstring("<p>a<!-- note --> b<lb/>c<hi>d</hi>e</p>")) == "a b cde"
     root = node = etree.Element("p")
@@ -81,7 +81,7 @@ def test_metadata_is_read_as_trafilatura_reads_it() -> None:
     from trafilatura.metadata import extract_metadata
     from trafilatura.utils import load_html
 
-    from newsdelta.extract import _metadata
+    from newsdelta.stages.extract import _metadata
 
     truth = json.loads((PAGES / "ground-truth.json").read_text("utf-8"))
     fields = ("title", "author", "url", "date", "sitename")

@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 
-from newsdelta import pipeline
+from newsdelta.stages import fetch as fetch_stage, poll, run as run_stage
 from newsdelta.settings import FeedConfig
-from storage.db import make_engine
-from storage.models import Alert, Article, ArticleVersion, Finding, Story
+from newsdelta.storage.db import make_engine
+from newsdelta.storage.models import Alert, Article, ArticleVersion, Finding, Story
 from tests.builders import article_html, rss
-from tests.conftest import SHARED
+from tests.conftest import shared_data
 from tests.httpserver import Reply, ScriptedServer
 from textdelta import Block, Document
 
@@ -31,7 +31,7 @@ STORIES = 6
 
 
 def real_articles(n: int) -> list[list[str]]:
-    truth = json.loads((SHARED / "data/articles/scrapinghub/ground-truth.json").read_text("utf-8"))
+    truth = json.loads(shared_data("data/articles/scrapinghub/ground-truth.json").read_text("utf-8"))
     out = []
     for item in sorted(truth.values(), key=lambda i: i["url"]):
         ps = [p.strip() for p in item["articleBody"].split("\n") if len(p.strip()) > 80]
@@ -131,7 +131,7 @@ def test_sigkill_at_random_points_then_rerun_leaves_no_duplicates_and_every_aler
 
 
 def test_locked_sqlite_waits_then_fails_the_unit_cleanly_and_the_next_run_picks_it_up(server, settings, fetcher, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from storage.db import migrate
+    from newsdelta.storage.db import migrate
 
     db = tmp_path / "locked.db"
     engine = make_engine(f"sqlite:///{db}")
@@ -139,10 +139,10 @@ def test_locked_sqlite_waits_then_fails_the_unit_cleanly_and_the_next_run_picks_
     pool = real_articles(1)[0]
     feed = server.route("/f.xml", Reply(200, rss("O", [{"title": "T", "link": server.url("/p")}]), {"Content-Type": "application/rss+xml"}))
     server.route("/p", Reply(200, article_html("T", Document.from_blocks([Block("paragraph", p) for p in pool]))))
-    [feed_id] = pipeline.sync_feeds(engine, [FeedConfig(feed)])
-    pipeline.poll_feed(engine, fetcher, feed_id)
-    [aid] = pipeline.articles_due(engine, 10, [feed_id])
-    fetched = pipeline.Fetched(aid, page=fetcher.get(server.url("/p"), "html"))
+    [feed_id] = poll.sync_feeds(engine, [FeedConfig(feed)])
+    poll.poll_feed(engine, fetcher, feed_id)
+    [aid] = run_stage.articles_due(engine, 10, [feed_id])
+    [fetched] = fetch_stage.fetch_batch(engine, fetcher, [aid], parallel=False, threads=1)
 
     def hold_lock(seconds: float) -> threading.Thread:
         ready = threading.Event()
@@ -162,22 +162,22 @@ def test_locked_sqlite_waits_then_fails_the_unit_cleanly_and_the_next_run_picks_
 
     # A short lock: the busy timeout waits it out and the unit succeeds.
     thread = hold_lock(1.0)
-    assert pipeline.process_article(engine, fetched, settings, ["console"]).status == "stored"
+    assert run_stage.store_batch(engine, [fetched], settings, ["console"])[0].status == "stored"
     thread.join()
     # A lock longer than the busy timeout: the unit fails with a clear error, nothing half-written.
     from sqlmodel import create_engine
 
     impatient = create_engine(f"sqlite:///{db}", connect_args={"timeout": 0.3})  # no 30 s busy_timeout pragma
-    pipeline.add_urls(impatient, [server.url("/p2")])
+    run_stage.add_urls(impatient, [server.url("/p2")])
     server.route("/p2", Reply(200, article_html("T2", Document.from_blocks([Block("paragraph", p + " (2)") for p in pool]))))
-    [aid2] = [a for a in pipeline.articles_due(impatient, 10) if a != aid]
-    fetched2 = pipeline.Fetched(aid2, page=fetcher.get(server.url("/p2"), "html"))
+    [aid2] = [a for a in run_stage.articles_due(impatient, 10) if a != aid]
+    [fetched2] = fetch_stage.fetch_batch(engine, fetcher, [aid2], parallel=False, threads=1)
     thread = hold_lock(2.0)
     with pytest.raises(OperationalError, match="locked"):
-        pipeline.process_article(impatient, fetched2, settings, ["console"])
+        run_stage.store_batch(impatient, [fetched2], settings, ["console"])
     thread.join()
-    assert aid2 in pipeline.articles_due(engine, 10), "still due: the next run picks it up"
-    assert pipeline.process_article(engine, fetched2, settings, ["console"]).status == "stored"
+    assert aid2 in run_stage.articles_due(engine, 10), "still due: the next run picks it up"
+    assert run_stage.store_batch(engine, [fetched2], settings, ["console"])[0].status == "stored"
     assert counts(db)["ArticleVersion"] == 2
 
 

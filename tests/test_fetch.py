@@ -17,7 +17,7 @@ from newsdelta.errors import (
     TooManyRedirects,
     UnsupportedContent,
 )
-from newsdelta.fetch import Fetcher, HostThrottle, parse_retry_after
+from newsdelta.http_client import Fetcher, HostThrottle, parse_retry_after
 from newsdelta.urls import normalize_url
 from tests.httpserver import Reply
 

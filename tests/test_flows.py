@@ -13,9 +13,9 @@ from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
 from newsdelta.cli import app
-from storage.db import make_engine
-from storage.models import Alert, ArticleVersion, Finding
-from tests.conftest import SEEDS
+from newsdelta.storage.db import make_engine
+from newsdelta.storage.models import Alert, ArticleVersion, Finding
+from tests.conftest import seed_text
 from tests.httpserver import Reply
 
 pytestmark = pytest.mark.prefect
@@ -58,7 +58,7 @@ def test_ingest_flow_leaves_a_markdown_artifact(prefect_server: str, tmp_path: P
     from newsdelta.demo import start_site, write_demo_config
 
     monkeypatch.setenv("NEWSDELTA_HOME", str(tmp_path))
-    from flows.ingest import ingest
+    from newsdelta.flows.ingest import ingest
 
     with start_site(tmp_path) as site:
         state = ingest(config_path=str(write_demo_config(tmp_path, site.base)), return_state=True)
@@ -77,7 +77,7 @@ def test_ingest_single_feed_without_config_and_the_read_commands(cli: CliRunner,
 
     monkeypatch.setenv("NEWSDELTA_ALLOW_HOSTS", "127.0.0.1")
     monkeypatch.setenv("NEWSDELTA_PER_HOST_DELAY_S", "0")
-    doc = parse_plain_text(next(SEEDS.glob("000_*.txt")).read_text("utf-8"))
+    doc = parse_plain_text(seed_text("000_"))
     feed = server.route("/feed.xml", Reply(200, rss("Harbor", [{"title": "Japan", "link": server.url("/japan")}]), {"Content-Type": "application/rss+xml"}))
     server.route("/japan", Reply(200, article_html("Hegseth in Japan", doc)))
     server.route("/broken.xml", Reply(500, b"down"))
@@ -99,7 +99,7 @@ def test_track_one_url(cli: CliRunner, server, monkeypatch) -> None:  # type: ig
     from textdelta import parse_plain_text
 
     monkeypatch.setenv("NEWSDELTA_ALLOW_HOSTS", "127.0.0.1")
-    doc = parse_plain_text(next(SEEDS.glob("002_*.txt")).read_text("utf-8"))
+    doc = parse_plain_text(seed_text("002_"))
     url = server.route("/rewrite", Reply(200, article_html("Hegseth reaffirms Japan role", doc)))
     result = cli.invoke(app, ["track", url])
     assert result.exit_code == 0, result.output

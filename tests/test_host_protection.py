@@ -13,10 +13,10 @@ import pytest
 from sqlmodel import Session, select
 
 from newsdelta.errors import BlockedURL
-from newsdelta.fetch import Fetcher
+from newsdelta.http_client import Fetcher
 from newsdelta.settings import FeedConfig, load_settings
 from newsdelta.urls import HostPolicy
-from storage.models import Article
+from newsdelta.storage.models import Article
 from tests.builders import rss, run
 from tests.httpserver import Reply
 
@@ -97,8 +97,8 @@ def test_allow_hosts_from_the_environment(tmp_path: Path) -> None:
 def test_no_secret_in_logs_errors_or_database(server, engine, fetcher, settings, caplog) -> None:
     """Slack webhook and SMTP password configured, both channels failing: the secrets appear
     nowhere a person or another program could read them."""
-    from newsdelta.alerts import deliver_pending
-    from seeds.server import SiteServer
+    from newsdelta.stages.deliver import deliver_all as deliver_pending
+    from newsdelta.seeds.server import SiteServer
 
     webhook_secret, smtp_secret = "T0KEN-in-the-webhook-path", "p4ssw0rd-for-smtp"
     hook = server.route(f"/services/{webhook_secret}", Reply(500, b"down"))

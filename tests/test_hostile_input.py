@@ -12,29 +12,35 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from newsdelta import pipeline
+from newsdelta.stages import poll, run as run_stage
 from newsdelta.settings import FeedConfig
-from storage.models import ArticleVersion, Feed
-from tests.builders import article_html, rss, run
-from tests.conftest import SHARED, seed_text
+from newsdelta.storage.models import ArticleVersion, Feed
+from tests.builders import article_html, rss, run, store_one
+from tests.conftest import seed_text, shared_data
 from tests.httpserver import Reply
 from textdelta import parse_plain_text
 
-FEEDS = SHARED / "data" / "feeds"
-ALL_FEEDS = sorted(p for p in FEEDS.rglob("*") if p.is_file() and p.suffix.lower() not in (".md", ".txt", ".rb", ".rs", ".py") and "LICENSE" not in p.name.upper())
+
+
+def shared_feeds() -> tuple[Path, list[Path]]:
+    """The shared feed corpus and every feed file in it (not its licences and notes)."""
+    root = shared_data("data/feeds")
+    return root, sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() not in (".md", ".txt", ".rb", ".rs", ".py")
+                        and "LICENSE" not in p.name.upper())
 
 
 def test_every_shared_feed_is_polled_without_crashing_and_reports_its_health(server, engine, fetcher) -> None:
-    assert len(ALL_FEEDS) > 600, "the shared feed corpus is missing"
+    FEEDS, ALL_FEEDS = shared_feeds()
+    assert len(ALL_FEEDS) > 600, "the shared feed corpus is incomplete"
     configs = []
     for i, path in enumerate(ALL_FEEDS):
         server.route(f"/feeds/{i}", Reply(200, path.read_bytes(), {"Content-Type": "application/xml"}))
         configs.append(FeedConfig(server.url(f"/feeds/{i}"), outlet=path.parent.name))
-    ids = pipeline.sync_feeds(engine, configs)
+    ids = poll.sync_feeds(engine, configs)
     statuses: dict[str, int] = {}
     started = time.monotonic()
     for feed_id in ids:
-        result = pipeline.poll_feed(engine, fetcher, feed_id)  # must never raise
+        result = poll.poll_feed(engine, fetcher, feed_id)  # must never raise
         statuses[result.status] = statuses.get(result.status, 0) + 1
         assert result.status in ("ok", "malformed", "error", "unchanged")
         assert result.status == "ok" or result.error, "every problem is explained"
@@ -55,12 +61,12 @@ def test_ill_formed_and_oddly_encoded_feeds_still_yield_their_readable_entries(s
     import feedparser
 
     readable = 0
-    for i, path in enumerate(sorted((FEEDS / relative).rglob("*.xml"))):
+    for i, path in enumerate(sorted((shared_data("data/feeds") / relative).rglob("*.xml"))):
         url = server.route(f"/x{i}", Reply(200, path.read_bytes(), {"Content-Type": "application/xml"}))
         parsed = feedparser.parse(path.read_bytes(), response_headers={"content-location": url, "content-type": "application/xml"})
         expected = sum(1 for e in parsed.entries if str(e.get("link", "")).startswith("http"))
-        [feed_id] = pipeline.sync_feeds(engine, [FeedConfig(url)])
-        result = pipeline.poll_feed(engine, fetcher, feed_id)
+        [feed_id] = poll.sync_feeds(engine, [FeedConfig(url)])
+        result = poll.poll_feed(engine, fetcher, feed_id)
         assert result.entries_seen >= expected, path.name  # we also take links from <links> and http ids
         readable += expected
     assert readable >= 1
@@ -85,10 +91,10 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 
 def test_entity_expansion_bomb_is_defused(server, engine, fetcher) -> None:
     url = server.route("/laughs", Reply(200, BILLION_LAUGHS, {"Content-Type": "application/rss+xml"}))
-    [feed_id] = pipeline.sync_feeds(engine, [FeedConfig(url)])
+    [feed_id] = poll.sync_feeds(engine, [FeedConfig(url)])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
-    result = pipeline.poll_feed(engine, fetcher, feed_id)
+    result = poll.poll_feed(engine, fetcher, feed_id)
     assert time.monotonic() - started < 5
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000, "less than 200 MB grown"
     assert result.status == "malformed" and "entity declarations removed" in result.error
@@ -102,8 +108,8 @@ def test_external_entity_cannot_read_local_files(server, engine, fetcher, tmp_pa
            f'<rss version="2.0"><channel><title>t</title><item><title>Leak &xxe;</title>'
            f'<link>{server.url("/a")}</link><description>&xxe;</description></item></channel></rss>').encode()
     url = server.route("/xxe", Reply(200, xxe, {"Content-Type": "application/rss+xml"}))
-    [feed_id] = pipeline.sync_feeds(engine, [FeedConfig(url)])
-    pipeline.poll_feed(engine, fetcher, feed_id)
+    [feed_id] = poll.sync_feeds(engine, [FeedConfig(url)])
+    poll.poll_feed(engine, fetcher, feed_id)
     db = Path(str(engine.url.database)).read_bytes()
     assert b"TOP-SECRET-CONTENT" not in db
 
@@ -122,9 +128,9 @@ def test_page_that_changes_on_every_fetch_outside_the_article_makes_one_version(
     feed = server.route("/f.xml", Reply(200, rss("O", [{"title": "T", "link": server.url("/live")}]), {"Content-Type": "application/rss+xml"}))
     server.route("/live", changing)
     run(engine, fetcher, settings, [FeedConfig(feed)])
-    [aid] = pipeline.add_urls(engine, [server.url("/live")])
+    [aid] = run_stage.add_urls(engine, [server.url("/live")])
     for _ in range(3):
-        pipeline.process_article(engine, pipeline.Fetched(aid, page=fetcher.get(server.url("/live"), "html")), settings, [])
+        store_one(engine, fetcher, settings, aid, channels=())
     with Session(engine) as s:
         assert len(s.exec(select(ArticleVersion)).all()) == 1
     assert counter["n"] == 4

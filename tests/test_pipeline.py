@@ -8,13 +8,13 @@ import json
 import pytest
 from sqlmodel import Session, func, select
 
-from newsdelta import pipeline
+from newsdelta.stages import fetch as fetch_stage, poll, run as run_stage
 from newsdelta.settings import FeedConfig
-from seeds.server import SiteServer
-from storage import repo
-from storage.models import Alert, Article, ArticleVersion, Feed, FeedPoll, Finding, Story
-from tests.builders import article_html, rss, run
-from tests.conftest import TEXTS_DIR, seed_text
+from newsdelta.seeds.server import SiteServer
+from newsdelta.storage import repo
+from newsdelta.storage.models import Alert, Article, ArticleVersion, Feed, FeedPoll, Finding, Story
+from tests.builders import article_html, rss, run, store_one
+from tests.conftest import EVALUATION_TEXTS, seed_text
 from tests.httpserver import Reply
 from textdelta import parse_plain_text
 
@@ -35,8 +35,8 @@ def one_feed(server, items, path="/feed.xml") -> str:  # type: ignore[no-untyped
 
 def test_poll_stores_new_entries_as_pending_articles_and_records_health(server, engine, fetcher) -> None:
     url = one_feed(server, [{"title": "One", "link": server.url("/a1?utm_source=rss")}, {"title": "Two", "link": server.url("/a2")}])
-    [feed_id] = pipeline.sync_feeds(engine, [FeedConfig(url, "Outlet")])
-    result = pipeline.poll_feed(engine, fetcher, feed_id)
+    [feed_id] = poll.sync_feeds(engine, [FeedConfig(url, "Outlet")])
+    result = poll.poll_feed(engine, fetcher, feed_id)
     assert (result.status, result.entries_seen, result.new_entries) == ("ok", 2, 2)
     with Session(engine) as s:
         urls = sorted(a.url for a in s.exec(select(Article)))
@@ -48,10 +48,10 @@ def test_poll_stores_new_entries_as_pending_articles_and_records_health(server, 
 def test_conditional_get_304_stores_nothing_new(server, engine, fetcher) -> None:
     url = server.route("/feed.xml", [Reply(200, rss("O", [{"title": "One", "link": server.url("/a1")}]),
                                            {"Content-Type": "application/rss+xml", "ETag": '"v1"'}), Reply(304)])
-    [feed_id] = pipeline.sync_feeds(engine, [FeedConfig(url)])
-    pipeline.poll_feed(engine, fetcher, feed_id)
+    [feed_id] = poll.sync_feeds(engine, [FeedConfig(url)])
+    poll.poll_feed(engine, fetcher, feed_id)
     before = (count(engine, Article), count(engine, ArticleVersion))
-    second = pipeline.poll_feed(engine, fetcher, feed_id)
+    second = poll.poll_feed(engine, fetcher, feed_id)
     assert second.status == "not_modified" and second.new_entries == 0
     assert server.hits("/feed.xml")[1].headers.get("if-none-match") == '"v1"'
     assert (count(engine, Article), count(engine, ArticleVersion)) == before
@@ -60,16 +60,16 @@ def test_conditional_get_304_stores_nothing_new(server, engine, fetcher) -> None
 
 def test_unchanged_body_without_validators_is_skipped_by_hash(server, engine, fetcher) -> None:
     url = server.route("/feed.xml", Reply(200, rss("O", [{"title": "One", "link": server.url("/a1")}]), {"Content-Type": "application/rss+xml"}))
-    [feed_id] = pipeline.sync_feeds(engine, [FeedConfig(url)])
-    pipeline.poll_feed(engine, fetcher, feed_id)
-    assert pipeline.poll_feed(engine, fetcher, feed_id).status == "unchanged"
+    [feed_id] = poll.sync_feeds(engine, [FeedConfig(url)])
+    poll.poll_feed(engine, fetcher, feed_id)
+    assert poll.poll_feed(engine, fetcher, feed_id).status == "unchanged"
 
 
 def test_malformed_feed_is_read_as_far_as_it_goes_and_flagged(server, engine, fetcher) -> None:
     body = rss("O", [{"title": "One", "link": server.url("/a1")}]).replace(b"</channel></rss>", b"<item><title>broken &nbsp; </channel>")
     url = server.route("/bad.xml", Reply(200, b"\n  " + body, {"Content-Type": "application/xml"}))
-    [feed_id] = pipeline.sync_feeds(engine, [FeedConfig(url)])
-    result = pipeline.poll_feed(engine, fetcher, feed_id)
+    [feed_id] = poll.sync_feeds(engine, [FeedConfig(url)])
+    result = poll.poll_feed(engine, fetcher, feed_id)
     assert result.status == "malformed" and result.error
     assert result.new_entries == 1
 
@@ -81,8 +81,8 @@ def test_malformed_feed_is_read_as_far_as_it_goes_and_flagged(server, engine, fe
 ])
 def test_feed_errors_are_recorded_and_backed_off(server, engine, fetcher, reply, expected) -> None:  # type: ignore[no-untyped-def]
     url = server.route("/f", reply)
-    [feed_id] = pipeline.sync_feeds(engine, [FeedConfig(url, interval_minutes=15)])
-    result = pipeline.poll_feed(engine, fetcher, feed_id)
+    [feed_id] = poll.sync_feeds(engine, [FeedConfig(url, interval_minutes=15)])
+    result = poll.poll_feed(engine, fetcher, feed_id)
     assert result.status == "error" and expected in (result.error or "")
     with Session(engine) as s:
         feed = s.get(Feed, feed_id)
@@ -100,12 +100,12 @@ def test_one_bad_feed_does_not_stop_the_others(server, engine, fetcher, settings
 
 def test_retry_after_defers_the_feed(server, engine, fetcher) -> None:
     url = server.route("/f", Reply(429, b"", {"Retry-After": "3600"}))
-    [feed_id] = pipeline.sync_feeds(engine, [FeedConfig(url)])
-    assert pipeline.poll_feed(engine, fetcher, feed_id).status == "deferred"
+    [feed_id] = poll.sync_feeds(engine, [FeedConfig(url)])
+    assert poll.poll_feed(engine, fetcher, feed_id).status == "deferred"
     with Session(engine) as s:
         feed = s.get(Feed, feed_id)
         assert (feed.next_poll_at - feed.last_polled_at).total_seconds() >= 3590
-    assert pipeline.feeds_due(engine, [feed_id]) == []
+    assert poll.feeds_due(engine, [feed_id]) == []
 
 
 # --- 2. articles ----------------------------------------------------------------------------
@@ -172,10 +172,10 @@ def test_same_text_stores_one_version_and_an_edit_stores_another_with_a_diff(ser
     server.route("/story", [Reply(200, article_html("T", first)), Reply(200, article_html("T", first).replace(b"<p>", b"<p>  ")),
                             Reply(200, article_html("T", edited))])
     run(engine, fetcher, settings, [FeedConfig(feed)])
-    [aid] = [a for a in pipeline.add_urls(engine, [server.url("/story")])]
-    again = pipeline.process_article(engine, pipeline.Fetched(aid, page=fetcher.get(server.url("/story"), "html")), settings, ["console"])
+    [aid] = [a for a in run_stage.add_urls(engine, [server.url("/story")])]
+    again = store_one(engine, fetcher, settings, aid)
     assert again.status == "unchanged", "whitespace noise is not a version"
-    third = pipeline.process_article(engine, pipeline.Fetched(aid, page=fetcher.get(server.url("/story"), "html")), settings, ["console"])
+    third = store_one(engine, fetcher, settings, aid)
     assert third.status == "stored" and third.track["version_number"] == 2
     with Session(engine) as s:
         v2 = s.exec(select(ArticleVersion).where(ArticleVersion.number == 2)).one()
@@ -190,17 +190,17 @@ def test_same_text_stores_one_version_and_an_edit_stores_another_with_a_diff(ser
 def test_recheck_schedule_decays_and_stops(engine, settings) -> None:
     from datetime import timedelta
 
-    from newsdelta.pipeline import _schedule_recheck
-    from storage.models import utcnow
+    from newsdelta.stages.run import schedule_recheck
+    from newsdelta.storage.models import utcnow
 
     article = Article(url="http://x/", first_seen_at=utcnow())
     gaps = []
     for _ in range(5):
-        _schedule_recheck(article, settings, success=True)
+        schedule_recheck(article, settings, success=True)
         gaps.append(round((article.next_check_at - article.last_fetched_at).total_seconds() / 60))
     assert gaps == [30, 60, 120, 240, 480]
     article.first_seen_at = utcnow() - timedelta(days=settings.recheck_for_days + 1)
-    _schedule_recheck(article, settings, success=True)
+    schedule_recheck(article, settings, success=True)
     assert article.next_check_at is None
 
 
@@ -226,7 +226,7 @@ def test_seed_outlets_form_one_story_with_one_signal_finding_and_one_alert_per_c
 
 
 def test_different_story_about_the_same_people_starts_its_own_story(server, engine, fetcher, settings) -> None:
-    manila = parse_plain_text((TEXTS_DIR / "hegseth_manila_visit.txt").read_text("utf-8"))
+    manila = parse_plain_text((EVALUATION_TEXTS / "hegseth_manila_visit.txt").read_text("utf-8"))
     a = one_feed(server, [{"title": "Japan", "link": server.url("/japan")}], "/a.xml")
     b = one_feed(server, [{"title": "Manila", "link": server.url("/manila")}], "/b.xml")
     server.route("/japan", Reply(200, article_html("Hegseth in Japan", ORIGINAL)))
@@ -253,23 +253,23 @@ def test_crash_inside_tracking_rolls_back_and_the_rerun_stores_once(server, engi
 
 
 def test_a_batch_with_a_failing_article_keeps_the_others_and_a_rerun_stores_nothing_twice(server, engine, fetcher, settings) -> None:
-    manila = parse_plain_text((TEXTS_DIR / "hegseth_manila_visit.txt").read_text("utf-8"))
+    manila = parse_plain_text((EVALUATION_TEXTS / "hegseth_manila_visit.txt").read_text("utf-8"))
     feed = one_feed(server, [{"title": "Japan", "link": server.url("/japan")}, {"title": "Manila", "link": server.url("/manila")}])
     server.route("/japan", Reply(200, article_html("Hegseth in Japan", ORIGINAL)))
     server.route("/manila", Reply(200, article_html("Hegseth in Manila", manila)))
-    [feed_id] = pipeline.sync_feeds(engine, [FeedConfig(feed)])
-    pipeline.poll_feed(engine, fetcher, feed_id)
-    due = pipeline.articles_due(engine, 10, [feed_id])
-    fetched = pipeline.fetch_and_extract(engine, fetcher, due, parallel=False, threads=2)
-    vanished = pipeline.Fetched(10_000, error="the row was deleted meanwhile")  # processing it raises
+    [feed_id] = poll.sync_feeds(engine, [FeedConfig(feed)])
+    poll.poll_feed(engine, fetcher, feed_id)
+    due = run_stage.articles_due(engine, 10, [feed_id])
+    fetched = fetch_stage.fetch_batch(engine, fetcher, due, parallel=False, threads=2)
+    vanished = fetch_stage.Fetched(10_000, error="the row was deleted meanwhile")  # processing it raises
     batch = [fetched[0], vanished, fetched[1]]
 
-    results = pipeline.process_batch(engine, batch, settings, ["console"])
+    results = run_stage.store_batch(engine, batch, settings, ["console"])
     assert [r.status for r in results] == ["stored", "failed", "stored"]
-    assert "AssertionError" in (results[1].error or "")
+    assert "NotFound: article 10000 does not exist" in (results[1].error or "")
     assert count(engine, ArticleVersion) == 2 and count(engine, Story) == 2
 
-    again = pipeline.process_batch(engine, [fetched[0], fetched[1]], settings, ["console"])
+    again = run_stage.store_batch(engine, [fetched[0], fetched[1]], settings, ["console"])
     assert [r.status for r in again] == ["unchanged", "unchanged"]
     assert (count(engine, ArticleVersion), count(engine, Story), count(engine, Alert)) == (2, 2, 0)
 
@@ -294,7 +294,7 @@ def test_pages_waiting_for_an_extraction_worker_go_earliest_article_first() -> N
     import threading
     import time
 
-    from newsdelta.workers import PriorityGate
+    from newsdelta.stages.workers import PriorityGate
 
     gate = PriorityGate(1)
     admitted: list[int] = []
@@ -322,7 +322,7 @@ def test_pages_waiting_for_an_extraction_worker_go_earliest_article_first() -> N
 @pytest.mark.parametrize("count", [0, 1, 24, 25, 99, 100, 101, 250, 995])
 def test_batches_keep_publication_order_and_end_small(count: int) -> None:
     ids = list(range(1000, 1000 + count))
-    batches = pipeline.split_batches(ids, 100, 25)
+    batches = run_stage.split_batches(ids, 100, 25)
     assert [i for b in batches for i in b] == ids
     assert all(0 < len(b) <= 100 for b in batches)
     assert all(len(b) <= 25 for b in batches[-4:]) and sum(map(len, batches[-4:])) == min(count, 100)
@@ -335,8 +335,8 @@ def test_a_dead_extraction_worker_is_replaced_and_the_page_extracted() -> None:
     import signal
     import time
 
-    from newsdelta import workers
-    from newsdelta.extract import Extracted
+    from newsdelta.stages import workers
+    from newsdelta.stages.extract import Extracted
 
     page = article_html("Harbour strike", parse_plain_text(
         "Dock workers walked off the job on Wednesday in a dispute over automation at the port.\n"
@@ -374,7 +374,7 @@ def test_batches_are_handed_out_in_order_with_a_bounded_number_fetched_ahead() -
         return done
 
     batches = [[10, 11, 12], [13], [14, 15], [16, 17]]
-    for result in pipeline.fetched_in_order(batches, submit, ahead=2):
+    for result in run_stage.fetched_in_order(batches, submit, ahead=2):
         handed.append(result)
     assert handed == [10, 13, 14, 16]
     assert started == [([10, 11, 12], 0), ([13], 3), ([14, 15], 4), ([16, 17], 6)]

@@ -19,10 +19,11 @@ from sqlalchemy import create_engine, inspect, text
 from sqlmodel import Session, func, select
 
 from newsdelta.settings import FeedConfig
-from seeds.server import SiteServer
-from storage.db import make_engine, migrate
-from storage.models import Alert, Article, ArticleVersion, Finding, Story
-from tests.builders import run
+from newsdelta.stages import poll, run as run_stage
+from newsdelta.seeds.server import SiteServer
+from newsdelta.storage.db import make_engine, migrate
+from newsdelta.storage.models import Alert, Article, ArticleVersion, Finding, Story
+from tests.builders import run, store_one
 from tests.conftest import ROOT
 
 PG_ADMIN = os.environ.get("NEWSDELTA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -168,24 +169,21 @@ def test_database_of_the_first_release_upgrades_without_losing_rows_postgresql(p
 def test_postgresql_dropping_every_connection_mid_run_costs_nothing(pg_url: str, settings, fetcher) -> None:  # type: ignore[no-untyped-def]
     """What clients see when the server restarts: every connection cut. The next unit of work
     reconnects (pool_pre_ping) and the run completes with nothing lost or doubled."""
-    from newsdelta import pipeline
-
     engine = make_engine(pg_url)
     migrate(engine)
     s = settings.with_overrides(database_url=pg_url)
     name = pg_url.rsplit("/", 1)[1]
     with SiteServer() as site:
-        ids = pipeline.sync_feeds(engine, seed_feeds(site))
+        ids = poll.sync_feeds(engine, seed_feeds(site))
         for feed_id in ids:
-            pipeline.poll_feed(engine, fetcher, feed_id)
-        due = pipeline.articles_due(engine, 10, ids)
+            poll.poll_feed(engine, fetcher, feed_id)
+        due = run_stage.articles_due(engine, 10, ids)
         for aid in due:
             with _admin_engine().connect() as admin:
                 cut = admin.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),
                                     {"d": name}).scalar_one()
             assert cut >= 1, "the engine's pooled connections were cut"
-            page = fetcher.get(pipeline.article_url(engine, aid), "html")
-            assert pipeline.process_article(engine, pipeline.Fetched(aid, page=page), s, ["console"]).status == "stored"
+            assert store_one(engine, fetcher, s, aid).status == "stored"
     _check_once(engine)
     engine.dispose()
 

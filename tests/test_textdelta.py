@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import seed_text
+from tests.conftest import EVALUATION_TEXTS, seed_text
 from textdelta import Block, Document, clear_caches, compare, compare_to_story, content_hash, parse_plain_text, signature_terms
 from textdelta.sentences import split_sentences
 
 TEXTS = Path(__file__).parent / "data" / "texts"
+HANDWRITTEN = EVALUATION_TEXTS.parent / "handwritten"
 SIGNAL = "Signal Chat Controversy Overshadows Trip"
 
 
@@ -78,7 +79,7 @@ def test_headings_over_old_content_are_not_new_sections(original: Document, rewr
 
 
 def test_hard_negative_same_minister_different_event_is_not_merged(original: Document) -> None:
-    manila = parse_plain_text((TEXTS / "hegseth_manila_visit.txt").read_text("utf-8"))
+    manila = parse_plain_text((EVALUATION_TEXTS / "hegseth_manila_visit.txt").read_text("utf-8"))
     assert not compare(original, manila).same_story
     assert not compare(manila, original).same_story
 
@@ -151,7 +152,7 @@ def test_semantic_scorer_decides_only_the_ambiguous_band(original: Document, rew
 def _handwritten(name: str) -> tuple[Document, Document]:
     from newsdelta.evaluation import _handwritten as load
 
-    case = load(Path(__file__).parent / "data" / "labelled" / "handwritten" / f"{name}.txt")
+    case = load(name, (HANDWRITTEN / f"{name}.txt").read_text("utf-8"))
     return case.old, case.new
 
 
@@ -175,11 +176,11 @@ def test_paraphrased_lede_with_yesterday_for_the_weekday_is_still_the_same_story
     assert not result.lede_differs and result.same_story and result.new_sentences == []
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).parent / "data" / "labelled" / "handwritten").glob("*.txt")))
+@pytest.mark.parametrize("name", sorted(p.stem for p in HANDWRITTEN.glob("*.txt")))
 def test_every_hand_written_case_gets_its_labelled_verdict(name: str) -> None:
     from newsdelta.evaluation import _handwritten as load
 
-    case = load(Path(__file__).parent / "data" / "labelled" / "handwritten" / f"{name}.txt")
+    case = load(name, (HANDWRITTEN / f"{name}.txt").read_text("utf-8"))
     assert compare(case.old, case.new).same_story == case.same_story
 
 

@@ -1,5 +1,1 @@
-"""Alerts: one message per finding and channel, delivered from the outbox table."""
-
-from newsdelta.alerts.outbox import DeliveryReport, deliver_pending, send_alert
-
-__all__ = ["DeliveryReport", "deliver_pending", "send_alert"]
+"""Alerts: one message per finding and channel, rendered from templates and delivered from the outbox table."""

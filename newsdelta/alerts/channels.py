@@ -16,7 +16,7 @@ import httpx
 from newsdelta.alerts.message import AlertMessage
 from newsdelta.alerts.render import Environment, render, render_slack
 from newsdelta.errors import AlertDeliveryError, ConfigError
-from newsdelta.fetch import parse_retry_after
+from newsdelta.http_client import parse_retry_after
 from newsdelta.redact import register_secret
 from newsdelta.settings import Settings
 

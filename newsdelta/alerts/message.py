@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from storage import repo
-from storage.models import Article, Finding, Story
+from newsdelta.storage import repo
+from newsdelta.storage.models import Article, Finding, Story
 
 SNIPPET_CHARS = 700  # per paragraph; Slack caps a section at 3,000 characters
 

@@ -14,15 +14,15 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from newsdelta.alerts.channels import Channel, make_channels
+from newsdelta.alerts.channels import Channel
 from newsdelta.alerts.message import AlertMessage, build_message
 from newsdelta.alerts.render import environment
 from newsdelta import metrics
 from newsdelta.errors import AlertDeliveryError
 from newsdelta.settings import Settings
-from storage import repo
-from storage.db import session_scope
-from storage.models import Alert, Finding, utcnow
+from newsdelta.storage import repo
+from newsdelta.storage.db import session_scope
+from newsdelta.storage.models import Alert, Finding, utcnow
 
 STALE_AFTER = timedelta(minutes=10)
 MAX_INLINE_RETRY_AFTER_S = 30.0
@@ -43,16 +43,6 @@ class DeliveryReport:
 def claim(engine: Engine, channel: str, force: bool = False) -> list[int]:
     with session_scope(engine) as session:
         return [a.id for a in repo.claim_alerts(session, [channel], utcnow(), STALE_AFTER, force=force)]  # type: ignore[misc]
-
-
-def deliver_pending(engine: Engine, settings: Settings, channels: list[str] | None = None, force: bool = False,
-                    sleep=time.sleep) -> DeliveryReport:  # type: ignore[no-untyped-def]
-    """Send every due alert on every configured channel (the delivery flow does the same with tasks)."""
-    report = DeliveryReport()
-    targets = make_channels(settings, environment(settings.templates_dir), channels)
-    for name, channel in targets.items():
-        report.merge(deliver_channel(engine, settings, name, channel, force=force, sleep=sleep))
-    return report
 
 
 def deliver_channel(engine: Engine, settings: Settings, name: str, channel: Channel, force: bool = False,

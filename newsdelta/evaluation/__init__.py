@@ -1,9 +1,10 @@
 """Evaluation of story matching and new-paragraph detection, as a script anyone can rerun:
 `newsdelta evaluate [--json] [--fit]`.
 
-Data: the seeds (../shared/seeds), hand-written cases (tests/data/labelled/handwritten) and
-cases generated from real articles (tests/data/labelled/generated.jsonl). Every case has a
-split; thresholds are fitted on "fit" only (`--fit`), and the figures to quote are "test".
+Data, shipped with the package (`data/`): the seeds (newsdelta/seeds/texts), hand-written
+cases (`data/handwritten`) and cases generated from real articles (`data/generated.jsonl`,
+built by scripts/build_labelled.py). Every case has a split; thresholds are fitted on "fit"
+only (`--fit`), and the figures to quote are "test".
 
 A paragraph counts as reported new when most of its characters are in `new_sentences`.
 """
@@ -13,17 +14,17 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from importlib import resources
+from importlib.abc import Traversable
 from typing import Any
 
+from newsdelta.seeds import seed_text
 from textdelta import Document, Thresholds, compare, parse_plain_text
 from textdelta.align import SemanticScorer
 from textdelta.blocks import Block
 from textdelta.sentences import split_sentences
 
-ROOT = Path(__file__).resolve().parents[1]
-LABELLED = ROOT / "tests" / "data" / "labelled"
-SEEDS = ROOT.parent / "shared" / "seeds"
+DATA = resources.files(__name__) / "data"
 
 
 @dataclass
@@ -37,25 +38,20 @@ class Case:
     new_paragraphs: set[int] | None = field(default_factory=set)  # indices among `new`'s paragraphs; None: not labelled
 
 
-def load_cases(labelled: Path = LABELLED, seeds: Path = SEEDS) -> list[Case]:
-    cases = []
-    if seeds.exists():
-        old = parse_plain_text(next(seeds.glob("000_*.txt")).read_text("utf-8"))
-        new = parse_plain_text(next(seeds.glob("002_*.txt")).read_text("utf-8"))
-        paragraphs = [b.text for b in new.blocks if b.kind == "paragraph"]
-        signal = {i for i, p in enumerate(paragraphs) if i >= len(paragraphs) - 3}
-        cases.append(Case("seeds", "seeds", "test", True, old, new, signal))
-    for path in sorted((labelled / "handwritten").glob("*.txt")):
-        cases.append(_handwritten(path))
-    manila = ROOT / "tests" / "data" / "texts" / "hegseth_manila_visit.txt"
-    if seeds.exists() and manila.exists():
-        cases.append(Case("seeds_manila_hard_negative", "hard_negative", "test", False, cases[0].old, parse_plain_text(manila.read_text("utf-8"))))
-    generated = labelled / "generated.jsonl"
-    if generated.exists():
-        for line in generated.read_text("utf-8").splitlines():
-            raw = json.loads(line)
-            cases.append(Case(raw["id"], raw["kind"], raw["split"], raw["same_story"], _paragraph_doc(raw["old"]),
-                              _paragraph_doc(raw["new"]), None if raw["new_paragraphs"] is None else set(raw["new_paragraphs"])))
+def load_cases(data: Traversable = DATA) -> list[Case]:
+    old = parse_plain_text(seed_text("000_"))
+    new = parse_plain_text(seed_text("002_"))
+    paragraphs = [b.text for b in new.blocks if b.kind == "paragraph"]
+    signal = {i for i, p in enumerate(paragraphs) if i >= len(paragraphs) - 3}
+    cases = [Case("seeds", "seeds", "test", True, old, new, signal)]
+    handwritten = sorted((e for e in (data / "handwritten").iterdir() if e.name.endswith(".txt")), key=lambda e: e.name)
+    cases += [_handwritten(entry.name.removesuffix(".txt"), entry.read_text("utf-8")) for entry in handwritten]
+    manila = parse_plain_text((data / "texts" / "hegseth_manila_visit.txt").read_text("utf-8"))
+    cases.append(Case("seeds_manila_hard_negative", "hard_negative", "test", False, old, manila))
+    for line in (data / "generated.jsonl").read_text("utf-8").splitlines():
+        raw = json.loads(line)
+        cases.append(Case(raw["id"], raw["kind"], raw["split"], raw["same_story"], _paragraph_doc(raw["old"]),
+                          _paragraph_doc(raw["new"]), None if raw["new_paragraphs"] is None else set(raw["new_paragraphs"])))
     return cases
 
 
@@ -63,8 +59,8 @@ def _paragraph_doc(paragraphs: list[str]) -> Document:
     return Document.from_blocks([Block("paragraph", p) for p in paragraphs])
 
 
-def _handwritten(path: Path) -> Case:
-    header, _, rest = path.read_text("utf-8").partition("--- old\n")
+def _handwritten(name: str, text: str) -> Case:
+    header, _, rest = text.partition("--- old\n")
     old_text, _, new_text = rest.partition("--- new\n")
     meta = dict(line.split(": ", 1) for line in header.strip().splitlines())
     marked = []
@@ -76,7 +72,7 @@ def _handwritten(path: Path) -> Case:
         lines.append(line)
     new = parse_plain_text("\n".join(lines))
     paragraphs = [b.text for b in new.blocks if b.kind == "paragraph"]
-    return Case(path.stem, meta["kind"], meta["split"], meta["same_story"] == "yes", parse_plain_text(old_text), new,
+    return Case(name, meta["kind"], meta["split"], meta["same_story"] == "yes", parse_plain_text(old_text), new,
                 {i for i, p in enumerate(paragraphs) if p in marked})
 
 

@@ -24,7 +24,7 @@ from typing import Iterator
 
 from newsdelta import metrics
 from newsdelta.errors import ExtractionError
-from newsdelta.extract import Extracted, extract_article
+from newsdelta.stages.extract import Extracted, extract_article
 from textdelta import Document
 from textdelta.terms import article_terms
 

@@ -43,20 +43,11 @@ class Page:
     headers: dict[str, str]
     body: bytes = b""
     not_modified: bool = False
-    elapsed_s: float = 0.0
     redirects: list[str] = field(default_factory=list)
 
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
-    @property
-    def charset(self) -> str | None:
-        for part in self.headers.get("content-type", "").split(";")[1:]:
-            key, _, value = part.partition("=")
-            if key.strip().lower() == "charset" and value.strip():
-                return value.strip().strip("\"'")
-        return None
 
 
 class HostThrottle:
@@ -114,7 +105,6 @@ class Fetcher:
         deadline = time.monotonic() + self.settings.timeout_s
         visited: list[str] = []
         current = url
-        started = time.monotonic()
         while True:
             self.policy.check(current)  # again after every redirect: a public host may point inward
             self._wait_turn(current)
@@ -134,7 +124,6 @@ class Fetcher:
                 current = target
                 continue
             page.redirects = visited
-            page.elapsed_s = time.monotonic() - started
             return self._check(page, kind)
 
     def _wait_turn(self, url: str) -> None:

@@ -1,4 +1,4 @@
-"""Article extraction with trafilatura: title, byline, date, canonical URL, and the body as
+"""Extract stage: trafilatura gives an article page's title, byline, date, and its body as
 ordered heading and paragraph blocks (sections are what readers care about)."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from trafilatura.settings import Document as TrafilaturaDocument, Extractor, set
 from trafilatura.utils import load_html
 
 from newsdelta.errors import ExtractionError
-from newsdelta.urls import normalize_url, same_site
 
 # Prose has sentences; a run of link labels or menu items has none. Terminators of Latin,
 # CJK, Devanagari (danda), Arabic and Urdu, Khmer, Myanmar and Ethiopic text.
@@ -29,9 +28,7 @@ class Extracted:
     title: str
     byline: str | None
     published_at: datetime | None
-    canonical_url: str | None
     blocks: list[dict[str, str]] = field(default_factory=list)
-    sitename: str | None = None
     terms: list[str] | None = None  # signature terms, when computed beside the extraction (in a worker)
 
     @property
@@ -43,11 +40,10 @@ def extract_article(html: bytes | str, url: str) -> Extracted:
     """Settings chosen by measurement on the 181 hand-checked pages of ../shared (see
     tests/test_extract_quality.py): trafilatura's own extractor without its readability and
     jusText fallbacks (`fast`) and without `favor_precision` recovers more of the article text
-    (mean token F1 0.954 against 0.926) and runs about 40% faster. Blocks are built from
-    trafilatura's own tree (`bare_extraction`), not from its XML output: the XML route also
-    fingerprints the text and serialises the tree for us to parse again (~2 ms of ~18 per page).
+    and runs faster (figures in docs/performance.md). Blocks are read from the tree that
+    `bare_extraction` returns, not from a serialised output that we would parse again.
     Metadata is read by `_metadata`, not by trafilatura's `with_metadata`, which also
-    collects categories, tags and a licence we have no use for (~0.8 ms of ~17.6 per page)."""
+    collects categories, tags and a licence we have no use for."""
     try:
         tree = load_html(html, _OPTIONS.max_file_size)
         if tree is None:
@@ -75,17 +71,7 @@ def extract_article(html: bytes | str, url: str) -> Extracted:
         # A page of links (an index, a menu, a tag page) comes out of the extractor as a list,
         # or as one long "paragraph" of link labels without a sentence in it.
         raise ExtractionError(f"page has only {prose_chars} characters of article text outside lists")
-    canonical = meta.url
-    if canonical and not (canonical.startswith(("http://", "https://")) and same_site(canonical, url)):
-        canonical = None
-    return Extracted(
-        title=title,
-        byline=(meta.author or None),
-        published_at=_date(meta.date),
-        canonical_url=normalize_url(canonical) if canonical else None,
-        blocks=blocks,
-        sitename=meta.sitename or None,
-    )
+    return Extracted(title=title, byline=(meta.author or None), published_at=_date(meta.date), blocks=blocks)
 
 
 _OPTIONS = Extractor(fast=True)  # trafilatura's defaults for what it would read itself: file size cap, date search

@@ -1,0 +1,108 @@
+"""Match-story stage: which stored story does this article tell? A new article looks up
+candidate stories through the signature-term index and joins the best match, or starts a
+story; a new version of a known article is compared with everything its story already had."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from sqlmodel import Session
+
+from newsdelta import metrics
+from newsdelta.errors import ConfigError
+from newsdelta.settings import Settings
+from newsdelta.stages.store import NewVersion, stored_doc
+from newsdelta.storage import repo
+from newsdelta.storage.models import Article, utcnow
+from textdelta import Comparison, Document, compare_to_story
+from textdelta.align import SemanticScorer
+
+# Share of a new article's signature terms a stored story must share to be compared at all
+# (scripts/signature_overlap.py measures it on the labelled set). Skipping the rest saves most
+# of the matching time on a busy news day.
+MIN_SHARED_TERMS = 0.2
+# A story score this high is a wire copy or a light edit of a stored telling: no other
+# candidate is compared after it.
+SETTLED_SCORE = 0.9
+
+
+@dataclass(frozen=True)
+class Match:
+    """The story an article is in now, and what it was compared with (None: a story of its own)."""
+
+    story_id: int
+    comparison: Comparison | None
+    outlets: list[str]
+    joined: bool  # a new article that joined an existing story
+    kind: str  # new_outlet | new_version: what a finding from this comparison is
+
+
+def match_story(session: Session, article: Article, new: NewVersion, terms: list[str], settings: Settings) -> Match:
+    with metrics.stage("match"):
+        if article.story_id is None:
+            return _join_story(session, article, new.doc, terms, settings)
+        return _against_story(session, article, new, settings)
+
+
+def _join_story(session: Session, article: Article, doc: Document, terms: list[str], settings: Settings) -> Match:
+    since = (article.published_at or utcnow()) - timedelta(days=settings.match_window_days)
+    best = find_story(session, doc, terms, since, article.outlet or None, article.id, semantic_scorer(settings))
+    if best is None:
+        article.story_id = repo.create_story(session, doc.title or article.title)
+        return Match(article.story_id, None, [], joined=False, kind="new_outlet")
+    comparison, article.story_id, outlets = best
+    return Match(article.story_id, comparison, outlets, joined=True, kind="new_outlet")
+
+
+def find_story(session: Session, doc: Document, terms: list[str], since: datetime, outlet: str | None,
+               article_id: int | None, semantic: SemanticScorer | None = None) -> tuple[Comparison, int, list[str]] | None:
+    """The stored story `doc` tells, if any, with its comparison and outlets; reads only.
+    Candidates come from the term index; each is compared as a whole story (all its
+    versions), and the best-scoring one that is the same story wins."""
+    best: tuple[Comparison, int, list[str]] | None = None
+    min_hits = max(3, math.ceil(len(terms) * MIN_SHARED_TERMS))
+    for story_id, _hits in repo.candidate_stories(session, terms, since, outlet, article_id, min_hits=min_hits):
+        members = [m for m in repo.story_versions(session, story_id) if m.article_id != article_id]
+        if not members:
+            continue
+        comparison = compare_to_story([stored_doc(m.title, m.blocks) for m in members], doc, semantic=semantic)
+        if comparison.same_story and (best is None or comparison.score > best[0].score):
+            best = (comparison, story_id, sorted({m.outlet for m in members}))
+            if comparison.score >= SETTLED_SCORE:
+                break  # candidates come most-shared-terms first; a near-verbatim telling settles it
+    return best
+
+
+def _against_story(session: Session, article: Article, new: NewVersion, settings: Settings) -> Match:
+    """A new version of a known article: what does it add to everything the story had?"""
+    story_id = int(article.story_id or 0)
+    version = new.version
+    members = [m for m in repo.story_versions(session, story_id) if m.version_id != version.id]
+    if version.source == "page":
+        # The feed's summary of this same article is not "what the story had" once the page is read.
+        members = [m for m in members if not (m.article_id == article.id and m.source == "feed")]
+    previous = new.previous
+    kind = "new_outlet" if previous is not None and previous.source == "feed" and version.source == "page" else "new_version"
+    if not members:
+        return Match(story_id, None, [], joined=False, kind=kind)
+    comparison = compare_to_story([stored_doc(m.title, m.blocks) for m in members], new.doc, semantic=semantic_scorer(settings))
+    return Match(story_id, comparison, sorted({m.outlet for m in members}), joined=False, kind=kind)
+
+
+@lru_cache(maxsize=1)
+def _minilm() -> SemanticScorer:
+    from textdelta.semantic import MiniLMScorer, SemanticUnavailable  # optional extra: imported only when asked for
+
+    try:
+        return MiniLMScorer()
+    except SemanticUnavailable as exc:
+        raise ConfigError(f"semantic = true, but {exc}") from None
+
+
+def semantic_scorer(settings: Settings) -> SemanticScorer | None:
+    """One model per process, loaded on first use and kept: its sentence cache is what makes
+    comparing against a story's earlier tellings cheap the second time."""
+    return _minilm() if settings.semantic else None
