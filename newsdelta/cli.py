@@ -279,9 +279,19 @@ def serve(config: Optional[Path] = ConfigOption,
 
 
 @app.command("settings")
-def show_settings(config: Optional[Path] = ConfigOption) -> None:
+def show_settings(config: Optional[Path] = ConfigOption, as_json: bool = JsonOption) -> None:
     """Print the effective settings (secrets shown only as set / not set)."""
-    _print_json(_settings(config).describe())
+    described = _settings(config).describe()
+    if as_json:
+        _print_json(described)
+        return
+    for name, value in described.items():
+        if name == "feeds":
+            typer.echo(f"feeds: {len(value)}")
+            for feed in value:
+                typer.echo(f"  {feed['url']}  outlet={feed['outlet'] or '-'}  every {feed['interval_minutes']:g} min")
+        else:
+            typer.echo(f"{name}: {'-' if value in (None, [], {}) else value}")
 
 
 def _summarise(summary: dict[str, Any]) -> None:

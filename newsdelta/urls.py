@@ -38,16 +38,6 @@ def _is_tracking(key: str) -> bool:
     return key in _TRACKING_PARAMS or key.startswith(_TRACKING_PREFIXES)
 
 
-def same_site(a: str, b: str) -> bool:
-    """Whether two URLs belong to the same site (host equal, or one a subdomain of the other).
-
-    A page's canonical link is honoured only within its own site, so a hostile page cannot
-    claim another outlet's article."""
-    ha, hb = (urlsplit(a).hostname or "").lower(), (urlsplit(b).hostname or "").lower()
-    ha, hb = ha.removeprefix("www."), hb.removeprefix("www.")
-    return bool(ha) and (ha == hb or ha.endswith("." + hb) or hb.endswith("." + ha))
-
-
 @dataclass(frozen=True)
 class HostPolicy:
     """Which hosts may be fetched. Public addresses always; private, loopback, link-local and

@@ -27,7 +27,6 @@ class Block:
 class Document:
     blocks: tuple[Block, ...]
     title: str = ""
-    meta: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
     def from_blocks(cls, blocks: list[Block] | tuple[Block, ...], title: str = "") -> "Document":

@@ -67,10 +67,6 @@ class Comparison:
     changed_sentences: list[ChangedSentence] = field(default_factory=list)
     lede_differs: bool = False  # the ledes report different events (see _ledes_differ)
 
-    @property
-    def has_new_material(self) -> bool:
-        return bool(self.new_sections or self.new_sentences)
-
     def to_json(self) -> dict[str, Any]:
         return {
             "same_story": self.same_story,
