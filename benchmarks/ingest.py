@@ -31,14 +31,14 @@ import os
 import re
 import resource
 import shutil
-import statistics
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def vary(page: bytes, i: int) -> bytes:
 
 def build_site(root: Path, pages: list[bytes], articles: int, feeds: int) -> None:
     (root / "p").mkdir(parents=True)
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     items: list[list[str]] = [[] for _ in range(feeds)]
     for i in range(articles):
         (root / "p" / f"{i}.html").write_bytes(vary(pages[i % len(pages)], i))
@@ -106,7 +106,8 @@ def prefill(database_url: str, count: int) -> None:
     benchmark's articles (inside their match window: the worst case for retrieval)."""
     from sqlalchemy import text
 
-    from benchmarks.matching import articles as match_articles, fill_index
+    from benchmarks.matching import articles as match_articles
+    from benchmarks.matching import fill_index
     from newsdelta.storage.db import engine_for
     from textdelta import signature_terms
 
@@ -115,7 +116,7 @@ def prefill(database_url: str, count: int) -> None:
     for start in range(0, count, 2_000):  # small chunks: the rows must not raise this process's peak memory
         fill_index(engine, min(2_000, count - start), signatures, start)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE article_term SET published_at = :t"), {"t": datetime(2024, 12, 29, tzinfo=timezone.utc)})
+        conn.execute(text("UPDATE article_term SET published_at = :t"), {"t": datetime(2024, 12, 29, tzinfo=UTC)})
         if engine.dialect.name == "postgresql":
             for table in ("article", "story"):  # the rows above were inserted with explicit ids
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
@@ -179,8 +180,8 @@ def process_cpu() -> dict[str, float]:
 
 
 def run_flow(config: Path) -> tuple[float, dict]:
-    from newsdelta.flows.ingest import ingest
     from newsdelta import metrics
+    from newsdelta.flows.ingest import ingest
 
     metrics.reset()
     started = time.perf_counter()
@@ -225,7 +226,10 @@ def main() -> None:
         pages = load_pages()
         build_site(tmp / "site", pages, args.articles, args.feeds)
         server, base = serve(tmp / "site")
-        log = (lambda *a: print(*a, file=sys.stderr, flush=True))
+
+        def log(*parts: object) -> None:
+            print(*parts, file=sys.stderr, flush=True)
+
         log(f"{args.articles} articles in {args.feeds} feeds at {base}")
         bare_rates = bare_extract(pages)
         log(f"bare trafilatura.extract: {', '.join(f'{r:.1f}' for r in bare_rates)} pages/s (one process, {len(pages)} pages per pass)")
@@ -271,7 +275,8 @@ def main() -> None:
         child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         matching = {}
         if args.match_sizes:
-            from benchmarks.matching import articles as match_articles, bench_retrieval
+            from benchmarks.matching import articles as match_articles
+            from benchmarks.matching import bench_retrieval
 
             matching = bench_retrieval(None if not args.database_url else fresh_database(args.database_url, tmp), args.match_sizes, match_articles())
 

@@ -29,14 +29,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, text  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+from sqlalchemy import Engine, text
+from sqlmodel import Session
 
-from newsdelta.stages.match import find_story  # noqa: E402
-from newsdelta.storage import repo  # noqa: E402
-from newsdelta.storage.db import make_engine, migrate  # noqa: E402
-from newsdelta.storage.models import utcnow  # noqa: E402
-from textdelta import Block, Document, clear_caches, compare, signature_terms  # noqa: E402
+from newsdelta.stages.match import find_story
+from newsdelta.storage import repo
+from newsdelta.storage.db import make_engine, migrate
+from newsdelta.storage.models import utcnow
+from textdelta import Block, Document, clear_caches, compare, signature_terms
 
 TRUTH = Path(__file__).resolve().parents[2] / "shared/data/articles/scrapinghub/ground-truth.json"
 

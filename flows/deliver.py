@@ -31,7 +31,7 @@ def deliver_channels(settings: Settings, force: bool = False) -> DeliveryReport:
     return report
 
 
-@flow(name="newsdelta-deliver", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(name="newsdelta-deliver", log_prints=True, task_runner=ThreadPoolTaskRunner[Any](max_workers=4))  # type: ignore[arg-type]  # Prefect's annotation rejects its own runner
 def deliver_alerts(config_path: str | None = None, force: bool = False) -> dict[str, Any]:
     report = deliver_channels(load_settings(config_path), force)
     return {"sent": report.sent, "failed": report.failed}

@@ -4,7 +4,7 @@ what is logged) is `run.ingest`, the same one the benchmark and the tests call."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -37,7 +37,7 @@ def store_articles(database_url: str, batch: list[fetch.Fetched], settings: Sett
     return run.store_batch(engine_for(database_url), batch, settings, channels)
 
 
-@flow(name="newsdelta-ingest", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=8))
+@flow(name="newsdelta-ingest", log_prints=True, task_runner=ThreadPoolTaskRunner[Any](max_workers=8))  # type: ignore[arg-type]  # Prefect's annotation rejects its own runner
 def ingest(
     feed_urls: list[str] | None = None,
     article_urls: list[str] | None = None,
@@ -57,7 +57,7 @@ def ingest(
             poll=lambda feed_id: poll_feed.submit(fetcher, url, feed_id),
             fetch=lambda batch, parallel, first: fetch_articles.submit(fetcher, url, batch, parallel, settings.concurrency, first),
             # quote(): Prefect would otherwise walk every block of every article looking for futures.
-            store=lambda batch: store_articles(url, quote(batch), settings, channels),
+            store=lambda batch: store_articles(url, cast(Any, quote(batch)), settings, channels),  # unwrapped by Prefect
             deliver=(lambda: deliver_channels(settings)) if deliver else None,
             log=get_run_logger(),
         )

@@ -8,9 +8,14 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:  # imported for annotations only: commands import what they need, so --help stays fast
+    from sqlalchemy.engine import Engine
+
+    from newsdelta.settings import Settings
 
 from newsdelta.errors import ConfigError, NewsdeltaError
 
@@ -22,7 +27,7 @@ SemanticOption = typer.Option(False, "--semantic", help="Let sentence embeddings
 JsonOption = typer.Option(False, "--json", help="Print one JSON document instead of text.")
 
 
-def _settings(config: Optional[Path]):  # type: ignore[no-untyped-def]
+def _settings(config: Path | None) -> Settings:
     from newsdelta.settings import load_settings
 
     try:
@@ -32,7 +37,7 @@ def _settings(config: Optional[Path]):  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from None
 
 
-def _engine(config: Optional[Path]):  # type: ignore[no-untyped-def]
+def _engine(config: Path | None) -> Engine:
     from newsdelta.storage.db import engine_for
 
     settings = _settings(config)
@@ -51,7 +56,7 @@ def _quiet_prefect() -> None:
 
 
 @app.command()
-def demo(data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Keep state here (default: a fresh temporary directory)."),
+def demo(data_dir: Path | None = typer.Option(None, "--data-dir", help="Keep state here (default: a fresh temporary directory)."),
          verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's log lines.")) -> None:
     """Run the offline demo: two outlets publish the founding story; show what the rewrite adds."""
     from newsdelta.demo import prepare_environment, start_site, write_demo_config
@@ -74,21 +79,23 @@ def demo(data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Keep 
 
             summary = ingest_flow(config_path=str(config))
         _summarise(summary)
-        from newsdelta.views import stories_view, story_text, story_view
-        from newsdelta.storage.db import engine_for
         from newsdelta.settings import load_settings
+        from newsdelta.storage.db import engine_for
+        from newsdelta.views import stories_view, story_text, story_view
 
         engine = engine_for(load_settings(config).database_url)
         for story in stories_view(engine):
-            typer.echo("\n" + story_text(story_view(engine, story["id"])))  # type: ignore[arg-type]
+            view = story_view(engine, story["id"])
+            if view is not None:
+                typer.echo("\n" + story_text(view))
     finally:
         if temp is not None:
             temp.cleanup()
 
 
 @app.command()
-def ingest(config: Optional[Path] = ConfigOption,
-           feed: Optional[list[str]] = typer.Option(None, "--feed", help="Poll only this feed URL (repeatable; no config needed)."),
+def ingest(config: Path | None = ConfigOption,
+           feed: list[str] | None = typer.Option(None, "--feed", help="Poll only this feed URL (repeatable; no config needed)."),
            only_due: bool = typer.Option(False, "--only-due", help="Skip feeds polled within their interval."),
            no_deliver: bool = typer.Option(False, "--no-deliver", help="Leave alerts in the outbox."),
            as_json: bool = JsonOption) -> None:
@@ -108,7 +115,7 @@ def ingest(config: Optional[Path] = ConfigOption,
 
 
 @app.command()
-def track(url: str, config: Optional[Path] = ConfigOption, as_json: bool = JsonOption) -> None:
+def track(url: str, config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Fetch one article now, store it if it changed, and match it to a story."""
     settings = _settings(config)
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -127,7 +134,7 @@ def track(url: str, config: Optional[Path] = ConfigOption, as_json: bool = JsonO
 
 
 @app.command()
-def stories(config: Optional[Path] = ConfigOption, limit: int = typer.Option(50, help="How many, newest first."), as_json: bool = JsonOption) -> None:
+def stories(config: Path | None = ConfigOption, limit: int = typer.Option(50, help="How many, newest first."), as_json: bool = JsonOption) -> None:
     """List stories with their outlets and findings."""
     from newsdelta.views import stories_view
 
@@ -142,7 +149,7 @@ def stories(config: Optional[Path] = ConfigOption, limit: int = typer.Option(50,
 
 
 @app.command()
-def show(story: int, config: Optional[Path] = ConfigOption, as_json: bool = JsonOption) -> None:
+def show(story: int, config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Show one story: its articles per outlet, and the new sections each one added."""
     from newsdelta.views import story_text, story_view
 
@@ -154,7 +161,7 @@ def show(story: int, config: Optional[Path] = ConfigOption, as_json: bool = Json
 
 
 @app.command()
-def feeds(config: Optional[Path] = ConfigOption, as_json: bool = JsonOption) -> None:
+def feeds(config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Feed health: last status, entries, failures and the last error of each feed."""
     from newsdelta.views import feeds_view
 
@@ -174,8 +181,8 @@ def feeds(config: Optional[Path] = ConfigOption, as_json: bool = JsonOption) -> 
 
 
 @app.command()
-def alerts(config: Optional[Path] = ConfigOption,
-           status: Optional[str] = typer.Option(None, help="pending, sending, sent or failed."),
+def alerts(config: Path | None = ConfigOption,
+           status: str | None = typer.Option(None, help="pending, sending, sent or failed."),
            retry: bool = typer.Option(False, "--retry", help="Send pending and failed alerts now, ignoring backoff."),
            as_json: bool = JsonOption) -> None:
     """The alert outbox: pending, sent and failed alerts with the last error."""
@@ -200,7 +207,7 @@ def alerts(config: Optional[Path] = ConfigOption,
 
 
 @app.command()
-def deliver(config: Optional[Path] = ConfigOption, force: bool = typer.Option(False, help="Ignore backoff.")) -> None:
+def deliver(config: Path | None = ConfigOption, force: bool = typer.Option(False, help="Ignore backoff.")) -> None:
     """Run the delivery flow: send pending alerts on every configured channel."""
     _quiet_prefect()
     from newsdelta.flows.deliver import deliver_alerts
@@ -267,9 +274,9 @@ def _semantic_scorer(wanted: bool) -> Any:
 
 
 @app.command()
-def serve(config: Optional[Path] = ConfigOption,
+def serve(config: Path | None = ConfigOption,
           cron: str = typer.Option("*/15 * * * *", help="Schedule of the ingest deployment."),
-          api_url: Optional[str] = typer.Option(None, help="Prefect server (default: $PREFECT_API_URL, or start a local one)."),
+          api_url: str | None = typer.Option(None, help="Prefect server (default: $PREFECT_API_URL, or start a local one)."),
           port: int = typer.Option(4200, help="Port for the local Prefect server, when one is started.")) -> None:
     """Run on a schedule: serve the ingest deployment (one run at a time) until stopped."""
     from newsdelta.serve import serve_forever
@@ -279,7 +286,7 @@ def serve(config: Optional[Path] = ConfigOption,
 
 
 @app.command("settings")
-def show_settings(config: Optional[Path] = ConfigOption, as_json: bool = JsonOption) -> None:
+def show_settings(config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Print the effective settings (secrets shown only as set / not set)."""
     described = _settings(config).describe()
     if as_json:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import calendar
 import json
 import re
+import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import feedparser
 
@@ -92,7 +93,7 @@ def _iso_date(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
     except ValueError:
         return None
-    return parsed.replace(tzinfo=timezone.utc) if parsed and parsed.tzinfo is None else parsed
+    return parsed.replace(tzinfo=UTC) if parsed and parsed.tzinfo is None else parsed
 
 
 def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
@@ -120,8 +121,8 @@ def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
     )
 
 
-def _date(value: object) -> datetime | None:
+def _date(value: time.struct_time | None) -> datetime | None:
     try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc) if value else None  # type: ignore[arg-type]
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC) if value else None
     except (TypeError, ValueError, OverflowError):
         return None

@@ -10,8 +10,12 @@ import os
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING, cast
 
 import httpx
+
+if TYPE_CHECKING:  # Prefect is imported when serving starts, not when the CLI loads
+    from prefect.deployments.runner import RunnerDeployment
 
 STARTUP_TIMEOUT_S = 120
 
@@ -28,7 +32,7 @@ def wait_for_server(api_url: str, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
     raise RuntimeError(f"Prefect server at {api_url} did not answer within {timeout_s:.0f}s")
 
 
-def start_local_server(port: int) -> tuple[subprocess.Popen, str]:
+def start_local_server(port: int) -> tuple[subprocess.Popen[bytes], str]:
     api_url = f"http://127.0.0.1:{port}/api"
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     process = subprocess.Popen(
@@ -38,11 +42,12 @@ def start_local_server(port: int) -> tuple[subprocess.Popen, str]:
     return process, api_url
 
 
-def deployments(config: str | None, cron: str):  # type: ignore[no-untyped-def]
+def deployments(config: str | None, cron: str) -> list[RunnerDeployment]:
     from newsdelta.flows.deliver import deliver_alerts
     from newsdelta.flows.ingest import ingest
 
-    return [
+    # to_deployment is typed as maybe-awaitable; called outside an event loop it returns the deployment.
+    return [cast("RunnerDeployment", d) for d in (
         ingest.to_deployment(
             name="scheduled", cron=cron, concurrency_limit=1, parameters={"config_path": config, "only_due": True},
             description="Poll due feeds, track articles and stories, send alerts.", tags=["newsdelta"],
@@ -51,7 +56,7 @@ def deployments(config: str | None, cron: str):  # type: ignore[no-untyped-def]
             name="on-demand", parameters={"config_path": config}, concurrency_limit=1,
             description="Send pending alerts (retry failed ones).", tags=["newsdelta"],
         ),
-    ]
+    )]
 
 
 def serve_forever(config: str | None, cron: str, api_url: str | None, port: int) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from newsdelta.errors import ConfigError
 
@@ -113,7 +114,7 @@ class Settings:
             channels.append("console")
         return channels
 
-    def with_overrides(self, **changes: Any) -> "Settings":
+    def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
     def describe(self) -> dict[str, Any]:
@@ -180,7 +181,7 @@ def load_settings(config: str | Path | None = None, env: Mapping[str, str] | Non
     return settings
 
 
-def _read(f: Field, raw: Any, where: str) -> Any:
+def _read(f: Field[Any], raw: Any, where: str) -> Any:
     """A value from the config file or the environment (a string), as the setting's kind."""
     reader = _READERS[f.metadata["kind"]]
     try:
@@ -321,7 +322,7 @@ def _feed(path: Path, i: int, item: Any) -> FeedConfig:
         raise ConfigError(f"{where}: unknown key {', '.join(sorted(unknown))} (known: url, outlet, interval_minutes)")
     if not item.get("url"):
         raise ConfigError(f"{where}: needs a url")
-    read = {}
+    read: dict[str, Any] = {}
     for key, value in item.items():
         try:
             read[key] = _FEED_KEYS[key](value)
@@ -346,5 +347,5 @@ def _redact_db_url(url: str) -> str:
         from sqlalchemy.engine import make_url
 
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever the parser objects to, the URL is not shown
         return "<unparseable database url>"

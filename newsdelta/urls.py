@@ -85,7 +85,7 @@ def _resolve(host: str, port: int, url: str) -> list[ipaddress.IPv4Address | ipa
         raise FetchError(url, f"cannot resolve host {host}: {exc.strerror}") from None
     addresses = []
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         addresses.append(address)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -28,7 +29,7 @@ def stories_view(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
     with session_scope(engine) as session:
         out = []
         for story, n_articles, n_findings in repo.stories(session, limit):
-            outlets = sorted({a.outlet for a in repo.story_articles(session, story.id)})  # type: ignore[arg-type]
+            outlets = sorted({a.outlet for a in repo.story_articles(session, repo.row_id(story))})
             out.append({"id": story.id, "title": story.title, "articles": n_articles, "outlets": outlets,
                         "findings": n_findings, "updated_at": _iso(story.updated_at)})
         return out
@@ -41,7 +42,7 @@ def story_view(engine: Engine, story_id: int) -> dict[str, Any] | None:
             return None
         articles = []
         for a in repo.story_articles(session, story_id):
-            versions = repo.versions(session, a.id)  # type: ignore[arg-type]
+            versions = repo.versions(session, repo.row_id(a))
             articles.append({"id": a.id, "outlet": a.outlet, "url": a.url, "title": a.title, "byline": a.byline,
                              "published_at": _iso(a.published_at), "status": a.status, "versions": len(versions),
                              "source": a.source, "error": a.last_error})
@@ -69,7 +70,7 @@ def _finding(f: Finding) -> dict[str, Any]:
             "new_sections": json.loads(f.new_sections), "new_sentences": json.loads(f.new_sentences)}
 
 
-def _iso(value) -> str | None:  # type: ignore[no-untyped-def]
+def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from newsdelta.evaluation import load_cases  # noqa: E402
-from textdelta.terms import article_terms  # noqa: E402
+from newsdelta.evaluation import load_cases
+from textdelta.terms import article_terms
 
 by = defaultdict(list)
 for c in load_cases():

@@ -30,7 +30,7 @@ class SiteServer:
     def url(self, path: str) -> str:
         return f"{self.base}/{path.lstrip('/')}"
 
-    def __enter__(self) -> "SiteServer":
+    def __enter__(self) -> SiteServer:
         self._thread.start()
         return self
 
@@ -43,7 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
     root: Path
     site: SiteServer
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.site.requests.append(self.path)
         path = urlsplit(self.path).path
         target = (self.root / path.lstrip("/")).resolve()

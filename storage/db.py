@@ -3,16 +3,16 @@ and the benchmark each bring their own database."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
-from typing import Iterator
-
 from pathlib import Path
+from typing import Any
 
+from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -37,7 +37,7 @@ def engine_for(url: str) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside one writer; busy_timeout makes a locked database wait, not fail.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -47,9 +47,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
-    from alembic.config import Config
-
+def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(resources.files("newsdelta.storage") / "migrations"))
     config.attributes["engine"] = engine

@@ -4,17 +4,17 @@ happen once use INSERT .. ON CONFLICT DO NOTHING so reruns and concurrent worker
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple, Sequence, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import TextClause, bindparam, func, insert, or_, text, update
+from sqlalchemy import Table, TextClause, bindparam, func, insert, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 
 from newsdelta.errors import NotFound
 from newsdelta.storage.models import Alert, Article, ArticleTerm, ArticleVersion, Feed, FeedPoll, Finding, Story, TrackingLock, utcnow
-
 
 T = TypeVar("T", bound=SQLModel)
 
@@ -35,13 +35,18 @@ def row_id(row: SQLModel) -> int:
     return int(value)
 
 
+def _table(model: type[SQLModel]) -> Table:
+    """The model's table (SQLModel declares `__table__` on table models only, so its type does not)."""
+    return cast(Table, getattr(model, "__table__"))  # noqa: B009 - the attribute is untyped, not dynamic
+
+
 def _dialect(session: Session) -> str:
     """The database behind the session: inserts with ON CONFLICT, row locks that skip locked
     rows, and the PostgreSQL forms of the per-article statements (arrays, LATERAL) differ by it."""
     return session.get_bind().dialect.name
 
 
-def _insert(session: Session, model: type[SQLModel]) -> Any:
+def _insert(session: Session, model: type[SQLModel] | Table) -> Any:
     dialect = _dialect(session)
     if dialect == "postgresql":
         return postgresql.insert(model)
@@ -54,7 +59,7 @@ def insert_ignore(session: Session, model: type[SQLModel], rows: Sequence[dict[s
     """Insert rows, skipping those that violate the unique key `conflict`; return the ids inserted."""
     if not rows:
         return []
-    table = model.__table__  # type: ignore[attr-defined]
+    table = _table(model)
     stmt = _insert(session, table).on_conflict_do_nothing(index_elements=list(conflict))
     # Rows go as executemany parameters, not inlined with .values(): the statement's SQL is then
     # the same every call and is compiled once (compiling a 40-row VALUES cost more than running it).
@@ -91,7 +96,7 @@ def record_poll(session: Session, feed: Feed, *, status: str, http_status: int |
     feed.consecutive_failures = feed.consecutive_failures + 1 if failed else 0
     feed.total_failures += 1 if failed else 0
     session.add(feed)
-    session.add(FeedPoll(feed_id=feed.id, polled_at=now, status=status, http_status=http_status, entries_seen=seen, new_entries=new, error=error))  # type: ignore[arg-type]
+    session.add(FeedPoll(feed_id=row_id(feed), polled_at=now, status=status, http_status=http_status, entries_seen=seen, new_entries=new, error=error))
 
 
 # --- articles and versions ---------------------------------------------------------------
@@ -124,8 +129,8 @@ def articles_due(session: Session, now: datetime, limit: int, feed_ids: Sequence
 
 
 def article_urls(session: Session, ids: Sequence[int]) -> dict[int, str]:
-    rows = session.exec(select(Article.id, Article.url).where(col(Article.id).in_(list(ids)))).all() if ids else []
-    return {int(i): u for i, u in rows}  # type: ignore[arg-type]
+    rows = session.execute(select(col(Article.id), col(Article.url)).where(col(Article.id).in_(list(ids)))).all() if ids else []
+    return {int(i): str(u) for i, u in rows}
 
 
 def versions(session: Session, article_id: int) -> list[ArticleVersion]:
@@ -155,13 +160,16 @@ def add_version(session: Session, article: Article, *, number: int, content_hash
     """Store version `number` unless this article already has one with the same content hash
     (a concurrent writer, or a rerun, got there first): then None. The version is returned as
     written, detached: reading it back through the ORM cost more than writing it."""
+    stored_blocks, fetched_at = json.dumps(blocks, ensure_ascii=False), utcnow()
     row = {
-        "article_id": article.id, "number": number, "content_hash": content_hash, "title": title, "byline": byline,
-        "published_at": published_at, "blocks": json.dumps(blocks, ensure_ascii=False), "source": source, "fetched_at": utcnow(),
-        "diff": diff,
+        "article_id": row_id(article), "number": number, "content_hash": content_hash, "title": title, "byline": byline,
+        "published_at": published_at, "blocks": stored_blocks, "source": source, "fetched_at": fetched_at, "diff": diff,
     }
     version_id = session.execute(_upsert_statement("article_version", tuple(row), ("article_id", "content_hash"), (), True), row).scalar()
-    return ArticleVersion(id=version_id, **row) if version_id is not None else None
+    if version_id is None:
+        return None
+    return ArticleVersion(id=version_id, article_id=row_id(article), number=number, content_hash=content_hash, title=title, byline=byline,
+                          published_at=published_at, blocks=stored_blocks, source=source, fetched_at=fetched_at, diff=diff)
 
 
 def lock_tracking(session: Session) -> bool:
@@ -182,13 +190,13 @@ def create_story(session: Session, title: str) -> int:
     """A new story's id (inserted directly: flushing the session here would write the
     article's half-made changes too, and then again when they are complete)."""
     now = utcnow()
-    return int(session.execute(insert(Story).values(title=title[:1000], created_at=now, updated_at=now).returning(Story.id)).scalar_one())
+    return int(session.execute(insert(Story).values(title=title[:1000], created_at=now, updated_at=now).returning(col(Story.id))).scalar_one())
 
 
 def touch_story(session: Session, story_id: int) -> None:
     # On the table, not the entity: the ORM's bulk-update path (which would also look for
     # loaded Story objects to refresh; none are loaded while tracking) cost more than the UPDATE.
-    stories = Story.__table__  # type: ignore[attr-defined]
+    stories = _table(Story)
     session.execute(update(stories).where(stories.c.id == story_id).values(updated_at=utcnow()))
 
 
@@ -211,7 +219,7 @@ _INDEX_TERMS_PG = text(
     "INSERT INTO article_term (term, article_id, story_id, outlet, published_at) "
     "SELECT term, :article_id, :story_id, :outlet, :published_at FROM unnest(CAST(:terms AS VARCHAR[])) AS t(term) "
     "ON CONFLICT (term, article_id) DO UPDATE SET story_id = excluded.story_id"
-).bindparams(bindparam("published_at", type_=ArticleTerm.__table__.c.published_at.type))  # type: ignore[attr-defined]
+).bindparams(bindparam("published_at", type_=_table(ArticleTerm).c.published_at.type))
 
 
 @lru_cache(maxsize=64)
@@ -254,7 +262,7 @@ def candidate_stories(session: Session, terms: Sequence[str], since: datetime, e
     else:
         params.update((f"t{i}", t) for i, t in enumerate(unique))
         statement = _candidate_statement(len(unique), bool(exclude_outlet), exclude_article_id is not None)
-    return [(int(s), int(h)) for s, h in session.execute(statement, params).all()]  # type: ignore[call-overload]
+    return [(int(s), int(h)) for s, h in session.execute(statement, params).all()]
 
 
 def _posting_filters(exclude_outlet: bool, exclude_article: bool, table: str = "") -> str:
@@ -278,7 +286,7 @@ def _candidate_statement(terms: int, exclude_outlet: bool, exclude_article: bool
     )
     sql = (f"SELECT story_id, count(*) AS hits FROM ({arms}) AS postings GROUP BY story_id "
            "HAVING count(*) >= :min_hits ORDER BY hits DESC, story_id DESC LIMIT :limit")
-    return text(sql).bindparams(bindparam("since", type_=ArticleTerm.__table__.c.published_at.type))  # type: ignore[attr-defined]
+    return text(sql).bindparams(bindparam("since", type_=_table(ArticleTerm).c.published_at.type))
 
 
 @lru_cache(maxsize=8)
@@ -293,7 +301,7 @@ def _candidate_statement_pg(exclude_outlet: bool, exclude_article: bool) -> Text
            "CROSS JOIN LATERAL (SELECT p.story_id FROM article_term AS p "
            f"WHERE p.term = t.term AND {filters} ORDER BY p.published_at DESC LIMIT :cap) AS postings "
            "GROUP BY postings.story_id HAVING count(*) >= :min_hits ORDER BY hits DESC, postings.story_id DESC LIMIT :limit")
-    return text(sql).bindparams(bindparam("since", type_=ArticleTerm.__table__.c.published_at.type))  # type: ignore[attr-defined]
+    return text(sql).bindparams(bindparam("since", type_=_table(ArticleTerm).c.published_at.type))
 
 
 class StoryVersion(NamedTuple):

@@ -3,8 +3,9 @@ are the unit a reader cares about when something is added to a story."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterator, Literal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
 
 BlockKind = Literal["heading", "paragraph"]
 
@@ -29,12 +30,12 @@ class Document:
     title: str = ""
 
     @classmethod
-    def from_blocks(cls, blocks: list[Block] | tuple[Block, ...], title: str = "") -> "Document":
+    def from_blocks(cls, blocks: list[Block] | tuple[Block, ...], title: str = "") -> Document:
         return cls(blocks=tuple(b for b in blocks if b.text.strip()), title=title)
 
     @classmethod
-    def from_dicts(cls, blocks: list[dict[str, str]], title: str = "") -> "Document":
-        return cls.from_blocks([Block(kind=b["kind"], text=b["text"]) for b in blocks], title)  # type: ignore[arg-type]
+    def from_dicts(cls, blocks: list[dict[str, str]], title: str = "") -> Document:
+        return cls.from_blocks([Block(kind="heading" if b["kind"] == "heading" else "paragraph", text=b["text"]) for b in blocks], title)
 
     def to_dicts(self) -> list[dict[str, str]]:
         return [b.to_dict() for b in self.blocks]

@@ -7,9 +7,10 @@ against a whole story reports nothing the story already had.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from textdelta import align, normalize, terms
 from textdelta.align import Match, OldPool, SemanticScorer, Sentence, conflicting, days, event_support, folded, make_sentence
@@ -147,7 +148,7 @@ def compare_to_story(
 
 
 def _sentences(doc: Document, d: int, paragraphs_only: bool) -> list[Sentence]:
-    out = []
+    out: list[Sentence] = []
     for b, block in enumerate(doc.blocks):
         if block.kind == "paragraph":
             out.extend(make_sentence(t, b, d) for t in _split(block.text))

@@ -81,7 +81,7 @@ def default_idf() -> IdfTable:
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return _STEMMER.stemWord(word)
+    return str(_STEMMER.stemWord(word))
 
 
 def tokens(text: str) -> list[tuple[str, bool]]:

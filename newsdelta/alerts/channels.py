@@ -9,12 +9,13 @@ import ssl
 import sys
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Protocol
+from typing import Protocol, TextIO
 
 import httpx
+from jinja2 import Environment
 
 from newsdelta.alerts.message import AlertMessage
-from newsdelta.alerts.render import Environment, render, render_slack
+from newsdelta.alerts.render import render, render_slack
 from newsdelta.errors import AlertDeliveryError, ConfigError
 from newsdelta.http_client import parse_retry_after
 from newsdelta.redact import register_secret
@@ -30,7 +31,7 @@ class Channel(Protocol):
 class ConsoleChannel:
     name = "console"
 
-    def __init__(self, env: Environment, stream=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, env: Environment, stream: TextIO | None = None) -> None:
         self.env, self.stream = env, stream
 
     def send(self, message: AlertMessage) -> None:
@@ -98,9 +99,9 @@ class EmailChannel:
         email = self.build(message)
         try:
             if s.smtp_tls == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_s, context=ssl.create_default_context())  # type: ignore[arg-type]
+                client: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host or "", s.smtp_port, timeout=s.smtp_timeout_s, context=ssl.create_default_context())
             else:
-                client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_s)  # type: ignore[arg-type]
+                client = smtplib.SMTP(s.smtp_host or "", s.smtp_port, timeout=s.smtp_timeout_s)
             with client:
                 if s.smtp_tls == "starttls":
                     client.starttls(context=ssl.create_default_context())
@@ -123,7 +124,8 @@ def load_secret(block_name: str | None) -> str | None:
         return None
     from prefect.blocks.system import Secret
 
-    return Secret.load(block_name).get()
+    value = Secret.load(block_name).get()  # type: ignore[union-attr]  # Prefect types load() as maybe-awaitable; it is sync here
+    return str(value) if value is not None else None
 
 
 def make_channels(settings: Settings, env: Environment, names: list[str] | None = None) -> dict[str, Channel]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -31,7 +32,7 @@ class AlertMessage:
     score: float
     article: OutletRef
     compared: list[OutletRef]
-    sections: list[dict] = field(default_factory=list)  # {"heading", "under_heading", "paragraphs", "truncated"}
+    sections: list[dict[str, Any]] = field(default_factory=list)  # {"heading", "under_heading", "paragraphs", "truncated"}
     dedup_key: str = ""
 
     @property
@@ -60,7 +61,7 @@ def build_message(session: Session, finding: Finding, dedup_key: str = "") -> Al
         paragraphs = [_clip(p, SNIPPET_CHARS) for p in s["paragraphs"]]
         sections.append({**s, "paragraphs": paragraphs, "truncated": any(len(p) > SNIPPET_CHARS for p in s["paragraphs"])})
     return AlertMessage(
-        finding_id=finding.id, story_id=finding.story_id, story_title=story.title or article.title, kind=finding.kind,  # type: ignore[arg-type]
+        finding_id=repo.row_id(finding), story_id=finding.story_id, story_title=story.title or article.title, kind=finding.kind,
         score=finding.score, article=_ref(article), compared=compared, sections=sections, dedup_key=dedup_key,
     )
 

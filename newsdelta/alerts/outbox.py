@@ -9,15 +9,15 @@ is taken again after `STALE_AFTER`."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
+from newsdelta import metrics
 from newsdelta.alerts.channels import Channel
 from newsdelta.alerts.message import AlertMessage, build_message
-from newsdelta.alerts.render import environment
-from newsdelta import metrics
 from newsdelta.errors import AlertDeliveryError
 from newsdelta.settings import Settings
 from newsdelta.storage import repo
@@ -35,18 +35,18 @@ class DeliveryReport:
     sent: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
 
-    def merge(self, other: "DeliveryReport") -> None:
+    def merge(self, other: DeliveryReport) -> None:
         self.sent += other.sent
         self.failed.update(other.failed)
 
 
 def claim(engine: Engine, channel: str, force: bool = False) -> list[int]:
     with session_scope(engine) as session:
-        return [a.id for a in repo.claim_alerts(session, [channel], utcnow(), STALE_AFTER, force=force)]  # type: ignore[misc]
+        return [repo.row_id(a) for a in repo.claim_alerts(session, [channel], utcnow(), STALE_AFTER, force=force)]
 
 
 def deliver_channel(engine: Engine, settings: Settings, name: str, channel: Channel, force: bool = False,
-                    sleep=time.sleep) -> DeliveryReport:  # type: ignore[no-untyped-def]
+                    sleep: Callable[[float], None] = time.sleep) -> DeliveryReport:
     """One channel, in finding order. After the first failure the rest wait for the next run,
     so a down channel costs one timeout per run, not one per alert."""
     report = DeliveryReport()
@@ -64,13 +64,13 @@ def deliver_channel(engine: Engine, settings: Settings, name: str, channel: Chan
     return report
 
 
-def send_alert(engine: Engine, channel: Channel, alert_id: int, sleep=time.sleep) -> str | None:  # type: ignore[no-untyped-def]
+def send_alert(engine: Engine, channel: Channel, alert_id: int, sleep: Callable[[float], None] = time.sleep) -> str | None:
     """Send one claimed alert; honour a short Retry-After inline. Returns the error, or None."""
     with metrics.stage("alert"):
         return _send_alert(engine, channel, alert_id, sleep)
 
 
-def _send_alert(engine: Engine, channel: Channel, alert_id: int, sleep) -> str | None:  # type: ignore[no-untyped-def]
+def _send_alert(engine: Engine, channel: Channel, alert_id: int, sleep: Callable[[float], None]) -> str | None:
     message = _message(engine, alert_id)
     last: AlertDeliveryError | None = None
     for _attempt in range(INLINE_ATTEMPTS):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 
 from newsdelta.alerts.message import AlertMessage
 
@@ -29,7 +30,7 @@ def slack_link(url: str, label: str) -> str:
 
 
 def environment(templates_dir: Path | None = None) -> Environment:
-    loaders = [PackageLoader("newsdelta.alerts", "templates")]
+    loaders: list[BaseLoader] = [PackageLoader("newsdelta.alerts", "templates")]
     if templates_dir is not None:
         loaders.insert(0, FileSystemLoader(str(templates_dir)))
     env = Environment(
@@ -51,7 +52,7 @@ def render(env: Environment, name: str, message: AlertMessage) -> str:
     return env.get_template(name).render(m=message)
 
 
-def render_slack(env: Environment, message: AlertMessage) -> dict:
+def render_slack(env: Environment, message: AlertMessage) -> dict[str, Any]:
     payload = json.loads(render(env, "slack.json.j2", message))
     if not isinstance(payload, dict) or "text" not in payload:
         raise ValueError("slack.json.j2 must render a JSON object with a 'text' fallback")

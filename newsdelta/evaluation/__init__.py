@@ -170,7 +170,7 @@ def fit(cases: list[Case]) -> tuple[Thresholds, Scores]:
     highest-scoring negative and the lowest-scoring positive. Preferred: separable, then
     best F1, then the widest margin (the setting most likely to hold on unseen text); on a tie
     the milder lede factor (listed first) stays."""
-    best: tuple[tuple, Thresholds] | None = None
+    best: tuple[tuple[bool, float, float], Thresholds] | None = None
     for aligned, gap, lede in itertools.product(GRID["aligned"], GRID["gap"], GRID["lede"]):
         th = replace(Thresholds(), aligned=aligned, gap=gap, lede=lede)
         results = [(case, compare(case.old, case.new, th)) for case in cases]

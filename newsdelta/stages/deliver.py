@@ -6,12 +6,13 @@ channel never holds up another; failed rows keep their error and are retried wit
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 
 from newsdelta.alerts.channels import make_channels
-from newsdelta.alerts.outbox import DeliveryReport, deliver_channel as send_channel
+from newsdelta.alerts.outbox import DeliveryReport
+from newsdelta.alerts.outbox import deliver_channel as send_channel
 from newsdelta.alerts.render import environment
 from newsdelta.settings import Settings
 

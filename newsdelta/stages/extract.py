@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import trafilatura
 from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura import metadata as trafilatura_metadata
-from trafilatura.settings import Document as TrafilaturaDocument, Extractor, set_date_params
+from trafilatura.settings import Document as TrafilaturaDocument
+from trafilatura.settings import Extractor, set_date_params
 from trafilatura.utils import load_html
 
 from newsdelta.errors import ExtractionError
@@ -61,9 +62,9 @@ def extract_article(html: bytes | str, url: str) -> Extracted:
         )
     except ExtractionError:
         raise
-    except Exception as exc:  # trafilatura surfaces lxml and decoding errors of many kinds
+    except Exception as exc:  # noqa: BLE001 - trafilatura surfaces lxml and decoding errors of many kinds
         raise ExtractionError(f"extraction failed: {type(exc).__name__}: {exc}"[:300]) from None
-    if extracted is None or extracted.body is None:
+    if not isinstance(extracted, TrafilaturaDocument) or extracted.body is None:
         raise ExtractionError("no article text found")
     title = (meta.title or "").strip()
     blocks, prose_chars = _blocks(extracted.body, title)
@@ -94,7 +95,8 @@ def _metadata(tree: HtmlElement, url: str) -> TrafilaturaDocument:
     md.author = md.author or trafilatura_metadata.extract_author(tree)
     md.url = md.url or trafilatura_metadata.extract_url(tree, url)
     # Fresh parameters per page: they hold today's date, the latest a page may claim.
-    md.date = trafilatura_metadata.find_date(tree, **{**set_date_params(_EXTENSIVE_DATE_SEARCH), "url": md.url})
+    date_params = {**set_date_params(_EXTENSIVE_DATE_SEARCH), "url": md.url}
+    md.date = trafilatura_metadata.find_date(tree, **date_params)  # type: ignore[attr-defined]  # htmldate's, re-exported undeclared
     md.sitename = md.sitename or trafilatura_metadata.extract_sitename(tree)
     if md.sitename:
         md.sitename = md.sitename.lstrip("@")
@@ -162,4 +164,4 @@ def _date(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -7,6 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
@@ -56,7 +57,7 @@ def poll_feed(engine: Engine, fetcher: Fetcher, feed_id: int) -> PollResult:
             url, outlet, etag, modified, body_hash = feed.url, feed.outlet, feed.etag, feed.last_modified, feed.body_hash
         result = PollResult(feed_id=feed_id, url=url, outlet=outlet, status="ok")
         page: Page | None = None
-        rows: list[dict] = []
+        rows: list[dict[str, Any]] = []
         retry_after_s = 0.0
         feed_title: str | None = None
         try:
@@ -113,5 +114,5 @@ def next_poll(feed: Feed, failed: bool, retry_after_s: float) -> datetime:
     if retry_after_s:
         return utcnow() + max(interval, timedelta(seconds=retry_after_s))
     if failed:
-        return utcnow() + min(MAX_FEED_BACKOFF, interval * 2 ** min(feed.consecutive_failures + 1, 8))
+        return utcnow() + min(MAX_FEED_BACKOFF, interval * (1 << min(feed.consecutive_failures + 1, 8)))
     return utcnow() + interval

@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Iterator, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -72,7 +73,7 @@ class Steps:
     fetch: Callable[[list[int], bool, int], Pending[list[Fetched]]]  # batch, in worker processes?, place in run
     store: Callable[[list[Fetched]], list[ArticleResult]]
     deliver: Callable[[], DeliveryReport] | None
-    log: logging.Logger | logging.LoggerAdapter = log
+    log: logging.Logger | logging.LoggerAdapter[Any] = log
 
 
 @dataclass
@@ -94,7 +95,7 @@ class ArticleResult:
     status: str  # stored | unchanged | feed_only | failed
     source: str | None = None
     error: str | None = None
-    track: dict = field(default_factory=dict)
+    track: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -228,7 +229,7 @@ def store_batch(engine: Engine, batch: list[Fetched], settings: Settings, channe
             return [store_article(session, fetched, settings, channels) for fetched in batch]
     except OperationalError:
         raise
-    except Exception as exc:  # noqa: BLE001 - isolated below
+    except Exception as exc:
         if len(batch) == 1:
             raise
         log.warning("a batch of %d articles failed (%s: %s); storing them one at a time", len(batch), type(exc).__name__, exc)

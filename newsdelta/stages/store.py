@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from sqlmodel import Session
 
@@ -54,7 +55,7 @@ def store_version(session: Session, article: Article, text: ArticleText) -> NewV
     return NewVersion(version, doc, previous) if version is not None else None
 
 
-def version_diff(old: Document, new: Document) -> dict[str, list]:
+def version_diff(old: Document, new: Document) -> dict[str, list[Any]]:
     forward = compare(old, new)
     backward = compare(new, old)
     return {

@@ -17,10 +17,10 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Iterator
 
 from newsdelta import metrics
 from newsdelta.errors import ExtractionError
@@ -140,7 +140,7 @@ def _replace(broken: ProcessPoolExecutor) -> None:
 def timed_extract(body: bytes, url: str) -> tuple[Extracted | ExtractionError, float]:
     started = time.perf_counter()
     try:
-        result: Extracted | ExtractionError = extract_article(body, url)
+        result = extract_article(body, url)
     except ExtractionError as exc:
         return exc, time.perf_counter() - started
     seconds = time.perf_counter() - started
