@@ -260,6 +260,12 @@ def store_article(session: Session, fetched: Fetched, settings: Settings, channe
             article.status, article.source, article.last_error = "ok", "page", None
             result.status, result.source = ("stored" if result.track["version_id"] else "unchanged"), "page"
             schedule_recheck(article, settings, success=True)
+        elif article.source == "page":
+            # A recheck of a page read before failed (404, a timeout...): the feed's teaser is a
+            # stand-in for an article never read, not a new version of one that was.
+            result.track = asdict(TrackResult(article_id=repo.row_id(article), story_id=article.story_id))
+            article.last_error, result.error = fetched.error, fetched.error
+            schedule_recheck(article, settings, success=False)
         elif article.feed_blocks and json.loads(article.feed_blocks):
             text = ArticleText(article.title, article.byline, article.published_at, json.loads(article.feed_blocks), "feed")
             result.track = asdict(track_text(session, article, text, settings, channels))
