@@ -2,7 +2,7 @@
 findings it records on the way. A measurement, not a test: it prints figures, it asserts nothing.
 
     python scripts/grouping_eval.py /work/staging/labelled/grouping [--json] [--findings]
-    python scripts/grouping_eval.py /work/realdata --window-days 7
+    python scripts/grouping_eval.py /work/realdata --window-days 7 --no-semantic
 
 The set is read from the directory given (its text is never copied into the repository), in
 one of two formats:
@@ -137,7 +137,7 @@ def ari(gold: list[str], pred: list[str]) -> float:
     return 1.0 if top == 0 else (cells - expected) / top
 
 
-def evaluate(items: list[Item], window_days: float | None, semantic: bool) -> dict[str, Any]:
+def evaluate(items: list[Item], window_days: float | None, semantic: bool | None) -> dict[str, Any]:
     by_outlet: dict[str, list[Item]] = defaultdict(list)
     for item in items:
         item.path = f"{slug(item.outlet)}/{slug(item.key)}.html"
@@ -153,10 +153,10 @@ def evaluate(items: list[Item], window_days: float | None, semantic: bool) -> di
         overrides: dict[str, Any] = {"articles_per_run": max(500, len(items))}
         if window_days:
             overrides["match_window_days"] = window_days
-        if semantic:
+        if semantic is not None:
             if "semantic" not in {f.name for f in fields(Settings)}:
                 sys.exit("this newsdelta has no 'semantic' setting")
-            overrides["semantic"] = True
+            overrides["semantic"] = semantic
         try:
             settings = load_settings(env={"NEWSDELTA_HOME": str(Path(tmp) / "home")}, **overrides).with_overrides(
                 allow_hosts=("127.0.0.1",), per_host_delay_s=0.0)
@@ -219,7 +219,7 @@ def measure(session: Session, items: list[Item], summary: run.RunSummary, settin
     at_match = [c["at_match"] for c in checks if c["at_match"] is not None]
     return {
         "articles": len(items), "events": len(events), "stories": len(stories), "stored": len(items) - len(unstored),
-        "match_window_days": settings.match_window_days, "semantic": settings.semantic,
+        "match_window_days": settings.match_window_days, "semantic": getattr(settings, "semantic", None),
         "pairs": {"same_event": tp + fn, "same_story": tp + fp, "tp": tp, "fp": fp, "fn": fn, "precision": round(precision, 4),
                   "recall": round(recall, 4), "f1": round(2 * precision * recall / (precision + recall) if precision + recall else 0.0, 4)},
         "ari": round(ari(gold, pred), 4),
@@ -334,7 +334,8 @@ def main() -> None:
     parser.add_argument("--window-days", type=float, default=None, help="match window (default: the settings' default)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--findings", action="store_true", help="list each finding's new paragraphs")
-    parser.add_argument("--semantic", action="store_true", help="settings semantic=True (needs the semantic extra)")
+    parser.add_argument("--semantic", action=argparse.BooleanOptionalAction, default=None,
+                        help="settings semantic=true / false (default: the settings' default)")
     args = parser.parse_args()
     items = read_set(args.directory)
     if not items:
