@@ -50,6 +50,8 @@ class FeedPoll(SQLModel, table=True):
 
 
 class Story(SQLModel, table=True):
+    # The story list reads stories most recent activity first, a page at a time (migration 0003).
+    __table_args__ = (Index("ix_story_updated_at_id", "updated_at", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(default="", max_length=1000)
     created_at: datetime = Field(default_factory=utcnow)
@@ -57,6 +59,7 @@ class Story(SQLModel, table=True):
 
 
 class Article(SQLModel, table=True):
+    __table_args__ = (Index("ix_article_outlet_story_id", "outlet", "story_id"),)  # the story list's outlet filter (0003)
     id: int | None = Field(default=None, primary_key=True)
     url: str = Field(unique=True, max_length=2048)  # normalised (tracking parameters stripped)
     feed_id: int | None = Field(default=None, foreign_key="feed.id", index=True)
