@@ -1,4 +1,5 @@
-"""Read-only views of what newsdelta knows, as plain data (for --json) and as text."""
+"""Read-only views of what newsdelta knows, as plain data (for --json and the web view's /api)
+and as text. The web view's pages are in pages.py, its server in web/."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from newsdelta.storage import repo
+from newsdelta.storage import browse, repo
 from newsdelta.storage.db import session_scope
 from newsdelta.storage.models import Finding, Story
 
@@ -25,14 +26,22 @@ def feeds_view(engine: Engine) -> list[dict[str, Any]]:
         ]
 
 
-def stories_view(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
+def stories_view(engine: Engine, limit: int = 50, where: browse.StoryFilter | None = None,
+                 after: browse.Cursor | None = None) -> list[dict[str, Any]]:
+    """Stories, most recent activity first (the shape `newsdelta stories --json` prints and
+    /api/stories serves)."""
+    return [story_json(row) for row in stories_page(engine, where or browse.StoryFilter(), after, limit)[0]]
+
+
+def stories_page(engine: Engine, where: browse.StoryFilter, after: browse.Cursor | None = None,
+                 limit: int = 50) -> tuple[list[browse.StoryRow], browse.Cursor | None]:
     with session_scope(engine) as session:
-        out = []
-        for story, n_articles, n_findings in repo.stories(session, limit):
-            outlets = sorted({a.outlet for a in repo.story_articles(session, repo.row_id(story))})
-            out.append({"id": story.id, "title": story.title, "articles": n_articles, "outlets": outlets,
-                        "findings": n_findings, "updated_at": _iso(story.updated_at)})
-        return out
+        return browse.list_stories(session, where, after, limit)
+
+
+def story_json(row: browse.StoryRow) -> dict[str, Any]:
+    return {"id": row.id, "title": row.title, "articles": row.articles, "outlets": [name for name, _ in row.outlets],
+            "findings": row.findings, "updated_at": _iso(row.updated_at)}
 
 
 def story_view(engine: Engine, story_id: int) -> dict[str, Any] | None:
@@ -57,7 +66,7 @@ def alerts_view(engine: Engine, status: str | None = None) -> list[dict[str, Any
             finding = session.get(Finding, alert.finding_id)
             story = session.get(Story, finding.story_id) if finding else None
             rows.append({"id": alert.id, "channel": alert.channel, "status": alert.status, "attempts": alert.attempts,
-                         "finding": alert.finding_id, "story": story.title if story else None,
+                         "finding": alert.finding_id, "story": story.title if story else None, "story_id": story.id if story else None,
                          "created_at": _iso(alert.created_at), "sent_at": _iso(alert.sent_at),
                          "next_attempt_at": _iso(alert.next_attempt_at) if alert.status != "sent" else None,
                          "last_error": alert.last_error})
