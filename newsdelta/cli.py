@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -84,13 +85,30 @@ def demo(data_dir: Path | None = typer.Option(None, "--data-dir", help="Keep sta
         from newsdelta.views import stories_view, story_text, story_view
 
         engine = engine_for(load_settings(config).database_url)
-        for story in stories_view(engine):
+        shown = stories_view(engine)
+        for story in shown:
             view = story_view(engine, story["id"])
             if view is not None:
                 typer.echo("\n" + story_text(view))
+        if shown:
+            _how_to_open(shown, data_dir, kept=temp is None)
     finally:
         if temp is not None:
             temp.cleanup()
+
+
+def _how_to_open(stories: list[dict[str, Any]], data_dir: Path, kept: bool) -> None:
+    """The demo's last lines: the story page's address and how to serve it."""
+    story = next((s for s in stories if s["findings"]), stories[0])
+    page = f"http://127.0.0.1:8000/stories/{story['id']}"
+    typer.echo(f"\nSee the story in a browser: {page}")
+    if kept:
+        where = shlex.quote(str(data_dir))
+        typer.echo(f"  served by:  newsdelta web --data-dir {where}")
+        typer.echo(f"         or:  NEWSDELTA_HOME={where} newsdelta web")
+    else:
+        typer.echo("  this run's data is deleted as it ends: keep it with  newsdelta demo --data-dir DIR")
+        typer.echo("  then serve it with  newsdelta web --data-dir DIR")
 
 
 @app.command()
@@ -283,6 +301,43 @@ def serve(config: Path | None = ConfigOption,
 
     _settings(config)
     serve_forever(config=str(config.resolve()) if config else None, cron=cron, api_url=api_url, port=port)
+
+
+@app.command()
+def web(config: Path | None = ConfigOption,
+        data_dir: Path | None = typer.Option(None, "--data-dir", help="Read the database kept in this directory (as `newsdelta demo "
+                                             "--data-dir DIR` leaves it); NEWSDELTA_HOME does the same."),
+        host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every address; mind that it has no login)."),
+        port: int = typer.Option(8000, help="Port to listen on (0: any free one).")) -> None:
+    """Serve a read-only web view: stories, a story's timeline and new material, article diffs, feeds, alerts (and /api)."""
+    from newsdelta.settings import load_settings
+    from newsdelta.views.web.app import allowed_hosts_for, base_url, bind, create_app, server
+
+    env = dict(os.environ)
+    if data_dir is not None:
+        # As the demo: the directory's own database, whatever the environment names.
+        env["NEWSDELTA_HOME"] = str(data_dir.resolve())
+        for var in ("NEWSDELTA_DATABASE_URL", "NEWSDELTA_CONFIG"):
+            env.pop(var, None)
+    try:
+        settings = load_settings(config, env=env)
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    from newsdelta.storage.browse import read_only_engine, schema_revision
+
+    engine = read_only_engine(settings.database_url)  # a missing database is a NewsdeltaError: main() prints it
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    url = base_url(sock)
+    database = settings.describe()["database_url"]  # without a password
+    typer.echo(f"newsdelta web: {url}/ (read-only view of {database}, schema {schema_revision(engine)}); Ctrl-C stops it")
+    if settings.public_url:
+        typer.echo(f"alerts link to {settings.public_url}")
+    server(create_app(engine, allowed_hosts_for(host, settings.public_url))).run(sockets=[sock])
 
 
 @app.command("settings")

@@ -102,6 +102,9 @@ class Settings:
                                                "instead of one message per finding.", toml=("alerts", "digest"), kind="digest")
     console_alerts: bool | None = setting(None, "Print alerts to the console too (default: only when no other channel is configured).",
                                           toml=("alerts", "console"), kind="bool")
+    public_url: str | None = setting(None, "Address where `newsdelta web` is reached (e.g. https://newsdelta.example.com); when set, "
+                                     "alerts and each run's Prefect artifact link to the story pages there.",
+                                     env="NEWSDELTA_PUBLIC_URL", toml=(GENERAL, "public_url"), kind="optional")
 
     @property
     def alert_channels(self) -> list[str]:
@@ -113,6 +116,10 @@ class Settings:
         if self.console_alerts or (self.console_alerts is None and not channels):
             channels.append("console")
         return channels
+
+    def page_url(self, path: str) -> str | None:
+        """The web view's address of `path` ("stories/3"), when public_url is set."""
+        return public_page(self.public_url, path)
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -135,6 +142,11 @@ class Settings:
             else:
                 out[f.name] = value
         return out
+
+
+def public_page(public_url: str | None, path: str) -> str | None:
+    """`path` under the web view's public address, or None when there is none."""
+    return f"{public_url.rstrip('/')}/{path.lstrip('/')}" if public_url else None
 
 
 def settings_table() -> str:
@@ -335,6 +347,8 @@ def _validate(s: Settings) -> None:
     for feed in s.feeds:
         if not feed.url.startswith(("http://", "https://")):
             raise ConfigError(f"feed url must be http(s): {feed.url}")
+    if s.public_url and not s.public_url.startswith(("http://", "https://")):
+        raise ConfigError(f"public_url must be an http(s) address, got {s.public_url!r}")
     if s.semantic:
         from textdelta import semantic  # optional extra: only looked for when asked for
 
