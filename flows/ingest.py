@@ -63,5 +63,5 @@ def ingest(
         )
         feeds = [FeedConfig(url=u) for u in feed_urls] if feed_urls else None
         summary = run.ingest(settings, engine_for(url), steps, feeds=feeds, article_urls=article_urls, only_due=only_due).as_dict()
-    create_markdown_artifact(key="newsdelta-ingest", markdown=ingest_markdown(summary), description="newsdelta ingest run")
+    create_markdown_artifact(key="newsdelta-ingest", markdown=ingest_markdown(summary, settings.public_url), description="newsdelta ingest run")
     return summary

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from newsdelta.settings import public_page
 from newsdelta.storage import repo
 from newsdelta.storage.models import Article, Finding, Story
 
@@ -34,6 +35,7 @@ class AlertMessage:
     compared: list[OutletRef]
     sections: list[dict[str, Any]] = field(default_factory=list)  # {"heading", "under_heading", "paragraphs", "truncated"}
     dedup_key: str = ""
+    story_url: str | None = None  # the finding on its story page in `newsdelta web`, when public_url is set
 
     @property
     def headings(self) -> list[str]:
@@ -47,7 +49,7 @@ class AlertMessage:
         return f'New section in story: "{_clip(self.story_title, 80)}" — {self.article.outlet or "an outlet"} {what}'
 
 
-def build_message(session: Session, finding: Finding, dedup_key: str = "") -> AlertMessage:
+def build_message(session: Session, finding: Finding, dedup_key: str = "", public_url: str | None = None) -> AlertMessage:
     story = session.get(Story, finding.story_id)
     article = session.get(Article, finding.article_id)
     assert story is not None and article is not None
@@ -63,6 +65,7 @@ def build_message(session: Session, finding: Finding, dedup_key: str = "") -> Al
     return AlertMessage(
         finding_id=repo.row_id(finding), story_id=finding.story_id, story_title=story.title or article.title, kind=finding.kind,
         score=finding.score, article=_ref(article), compared=compared, sections=sections, dedup_key=dedup_key,
+        story_url=public_page(public_url, f"stories/{finding.story_id}#finding-{finding.id}"),
     )
 
 

@@ -54,7 +54,7 @@ def deliver_channel(engine: Engine, settings: Settings, name: str, channel: Chan
     if name in settings.digest_minutes:
         return _deliver_digest(engine, settings, name, channel, ids)
     for position, alert_id in enumerate(ids):
-        error = send_alert(engine, channel, alert_id, sleep=sleep)
+        error = send_alert(engine, channel, alert_id, sleep=sleep, public_url=settings.public_url)
         if error is None:
             report.sent.append(alert_id)
             continue
@@ -64,14 +64,16 @@ def deliver_channel(engine: Engine, settings: Settings, name: str, channel: Chan
     return report
 
 
-def send_alert(engine: Engine, channel: Channel, alert_id: int, sleep: Callable[[float], None] = time.sleep) -> str | None:
-    """Send one claimed alert; honour a short Retry-After inline. Returns the error, or None."""
+def send_alert(engine: Engine, channel: Channel, alert_id: int, sleep: Callable[[float], None] = time.sleep,
+               public_url: str | None = None) -> str | None:
+    """Send one claimed alert; honour a short Retry-After inline. Returns the error, or None.
+    `public_url`: the web view's address, for the link to the story page."""
     with metrics.stage("alert"):
-        return _send_alert(engine, channel, alert_id, sleep)
+        return _send_alert(engine, channel, alert_id, sleep, public_url)
 
 
-def _send_alert(engine: Engine, channel: Channel, alert_id: int, sleep: Callable[[float], None]) -> str | None:
-    message = _message(engine, alert_id)
+def _send_alert(engine: Engine, channel: Channel, alert_id: int, sleep: Callable[[float], None], public_url: str | None) -> str | None:
+    message = _message(engine, alert_id, public_url)
     last: AlertDeliveryError | None = None
     for _attempt in range(INLINE_ATTEMPTS):
         try:
@@ -128,13 +130,13 @@ def release(engine: Engine, alert_ids: list[int]) -> None:
                 session.add(alert)
 
 
-def _message(engine: Engine, alert_id: int) -> AlertMessage:
+def _message(engine: Engine, alert_id: int, public_url: str | None = None) -> AlertMessage:
     with session_scope(engine) as session:
         alert = session.get(Alert, alert_id)
         assert alert is not None
         finding = session.get(Finding, alert.finding_id)
         assert finding is not None
-        return build_message(session, finding, alert.dedup_key)
+        return build_message(session, finding, alert.dedup_key, public_url)
 
 
 def _deliver_digest(engine: Engine, settings: Settings, name: str, channel: Channel, ids: list[int]) -> DeliveryReport:
@@ -146,13 +148,13 @@ def _deliver_digest(engine: Engine, settings: Settings, name: str, channel: Chan
     if not ids or (last_sent is not None and utcnow() - last_sent < period):
         release(engine, ids)
         return report
-    messages = [_message(engine, i) for i in ids]
+    messages = [_message(engine, i, settings.public_url) for i in ids]
     digest = AlertMessage(
         finding_id=messages[0].finding_id, story_id=messages[0].story_id,
         story_title=f"{len(messages)} findings: " + "; ".join(m.story_title for m in messages)[:200], kind="digest",
         score=max(m.score for m in messages), article=messages[0].article, compared=[],
         sections=[{**s, "heading": f"{m.article.outlet}: {s.get('heading') or m.story_title}"} for m in messages for s in m.sections],
-        dedup_key="digest-" + "-".join(str(i) for i in ids)[:40],
+        dedup_key="digest-" + "-".join(str(i) for i in ids)[:40], story_url=settings.page_url(""),
     )
     try:
         channel.send(digest)
