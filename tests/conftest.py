@@ -5,9 +5,11 @@ PREFECT_HOME is isolated in a temporary directory before Prefect is imported any
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Iterator
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="newsdelta-prefect-home-")
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
@@ -45,6 +47,25 @@ def server() -> Iterator[ScriptedServer]:
     s = ScriptedServer().start()
     yield s
     s.stop()
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port on 127.0.0.1 where a connection is refused for certain: bound by this process
+    for the whole test (so nothing else can take it) and never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout_s: float = 120.0) -> None:
+    """Poll `condition` until it holds. `timeout_s` is only a safety net against a hung test,
+    far above what the condition should ever take; reaching it fails the test."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(0.01)
 
 
 @pytest.fixture

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
 import socket
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from sqlmodel import Session, select
 
-from newsdelta.stages.deliver import deliver_all as deliver_pending
-from newsdelta.alerts.channels import EmailChannel
+from newsdelta.alerts import outbox
 from newsdelta.alerts.message import build_message
 from newsdelta.alerts.outbox import STALE_AFTER, claim
 from newsdelta.alerts.render import environment, render_slack, slack_escape
-from newsdelta.settings import FeedConfig, Settings
 from newsdelta.seeds.server import SiteServer
+from newsdelta.settings import FeedConfig, Settings
+from newsdelta.stages.deliver import deliver_all as deliver_pending
 from newsdelta.storage import repo
 from newsdelta.storage.models import Alert, Finding, utcnow
 from tests.builders import run
@@ -34,25 +37,85 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes: list = []
+        self.authenticated: list[bool] = []  # per message: whether its session had logged in
         self.lock = threading.Lock()
+        self.port = 0
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's hook name)
+    async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.envelopes.append(envelope)
+            self.authenticated.append(bool(session.authenticated))
             self.messages.append(email.message_from_bytes(envelope.original_content, policy=email.policy.default))
         return "250 Message accepted for delivery"
 
 
+class SMTPServer:
+    """aiosmtpd's SMTP protocol served on a socket bound to port 0, kept bound from the start:
+    the port is the one the OS gave, never one probed free and bound again later (aiosmtpd's
+    Controller takes only a port number, which it binds itself)."""
+
+    def __init__(self, handler: Inbox, **options: Any) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = handler.port = self.sock.getsockname()[1]
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.factory = lambda: SMTP(handler, hostname="127.0.0.1", **options)
+
+    def __enter__(self) -> SMTPServer:
+        self.thread.start()
+        self.server = asyncio.run_coroutine_threadsafe(self.loop.create_server(self.factory, sock=self.sock), self.loop).result(60)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        async def close() -> None:
+            self.server.close()
+            await self.server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(60)
+        self.loop.close()
+
+
+def password_check(logins: list[tuple[str, str]], password: bytes = b"right-password"):  # type: ignore[no-untyped-def]
+    """An aiosmtpd authenticator that records every login and accepts only `password`."""
+
+    def authenticator(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        assert isinstance(auth_data, LoginPassword)
+        logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=auth_data.password == password, handled=False)  # aiosmtpd sends the 235/535
+
+    return authenticator
+
+
 @pytest.fixture
-def smtp():  # type: ignore[no-untyped-def]
+def smtp() -> Iterator[Inbox]:
     inbox = Inbox()
-    with socket.socket() as probe:  # aiosmtpd checks its own port, so it cannot take port 0
-        probe.bind(("127.0.0.1", 0))
-        inbox.port = probe.getsockname()[1]  # type: ignore[attr-defined]
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)  # type: ignore[attr-defined]
-    controller.start()
-    yield inbox
-    controller.stop()
+    with SMTPServer(inbox):
+        yield inbox
+
+
+class WorkerDied(Exception):
+    """Stands for the process dying: raised where it would have died."""
+
+
+def crash_before_marking_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker sends an alert, then dies before it marks the row sent."""
+
+    def die(*_: object) -> None:
+        raise WorkerDied("killed between send and mark")
+
+    monkeypatch.setattr(outbox, "mark_sent", die)
+
+
+def make_claims_stale(engine) -> None:  # type: ignore[no-untyped-def]
+    """Time passes: every claim is older than STALE_AFTER, as a dead worker's claim becomes."""
+    with Session(engine) as session:
+        for alert in session.exec(select(Alert).where(Alert.claimed_at.is_not(None))):  # type: ignore[union-attr]
+            alert.claimed_at = utcnow() - STALE_AFTER - timedelta(seconds=1)
+            session.add(alert)
+        session.commit()
 
 
 @pytest.fixture
@@ -155,16 +218,17 @@ def test_slack_long_retry_after_defers_the_alert(engine, fetcher, settings, slac
     slack.route(HOOK, Reply(429, b"rate_limited", {"Retry-After": "900"}))
     s = configured(settings, slack, None)
     seed_finding(engine, fetcher, s)
+    asked_at = utcnow()
     report = deliver_pending(engine, s, sleep=no_sleep)
     assert report.failed and not report.sent
     with Session(engine) as session:
         alert = session.exec(select(Alert)).one()
-    assert alert.status == "failed" and (alert.next_attempt_at - utcnow()).total_seconds() > 800
+    assert alert.status == "failed" and alert.next_attempt_at >= asked_at + timedelta(seconds=900), "not before Retry-After"
     assert deliver_pending(engine, s, sleep=no_sleep).sent == [], "not before Retry-After"
 
 
 def test_hanging_webhook_fails_cleanly_and_is_delivered_later_exactly_once(engine, fetcher, settings, slack) -> None:
-    slack.route(HOOK, [Reply(200, b"ok", delay_s=3), Reply(200, b"ok")])
+    slack.route(HOOK, [Reply(200, b"ok", delay_s=120), Reply(200, b"ok")])  # the first hangs until the test ends
     s = configured(settings, slack, None).with_overrides(timeout_s=0.5)
     seed_finding(engine, fetcher, s)
     first = deliver_pending(engine, s, sleep=no_sleep)
@@ -214,15 +278,32 @@ def test_email_html_escapes_article_markup(engine, fetcher, settings, smtp) -> N
     assert "<script>" not in html and "&lt;script&gt;" in html and 'href="https://evil.example"' not in html
 
 
-def test_email_login_and_resend_keeps_the_message_id(engine, fetcher, settings, smtp) -> None:
-    s = configured(settings, None, smtp)
-    seed_finding(engine, fetcher, s)
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")  # a plain local test server
+def test_email_login_and_resend_keeps_the_message_id(engine, fetcher, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A server that takes mail only after AUTH; the first delivery dies between the send and
+    marking the row sent, so the alert is sent again: with the same Message-ID."""
+    inbox, logins = Inbox(), []
+    with SMTPServer(inbox, authenticator=password_check(logins), auth_required=True, auth_require_tls=False):
+        s = settings.with_overrides(console_alerts=False, smtp_host="127.0.0.1", smtp_port=inbox.port, smtp_tls="none",
+                                    smtp_user="alerts", smtp_password="right-password", email_from="alerts@newsroom.test",
+                                    email_to=("desk@newsroom.test",))
+        seed_finding(engine, fetcher, s)
+        with monkeypatch.context() as patch:
+            crash_before_marking_sent(patch)
+            with pytest.raises(WorkerDied):
+                deliver_pending(engine, s)
+        assert len(inbox.messages) == 1, "the first delivery reached the server"
+        assert deliver_pending(engine, s).sent == [], "the dead worker's claim is still fresh"
+        make_claims_stale(engine)
+        resent = deliver_pending(engine, s)
+    assert len(resent.sent) == 1 and len(inbox.messages) == 2
+    assert logins == [("alerts", "right-password")] * 2, "each delivery logged in"
+    assert inbox.authenticated == [True, True]
     with Session(engine) as session:
-        finding = session.exec(select(Finding)).one()
         alert = session.exec(select(Alert)).one()
-        message = build_message(session, finding, alert.dedup_key)
-    channel = EmailChannel(environment(), s, password=None)
-    assert channel.build(message)["Message-ID"] == channel.build(message)["Message-ID"]
+    first, second = (m["Message-ID"] for m in inbox.messages)
+    assert first == second == f"<{alert.dedup_key}@newsdelta.invalid>"
+    assert alert.status == "sent"
 
 
 # --- delivery guarantees ------------------------------------------------------------------
@@ -243,16 +324,31 @@ def test_failing_channel_does_not_block_the_other_and_is_visible(engine, fetcher
     assert len(retried.sent) == 1 and len(smtp.messages) == 1, "email is not sent again"
 
 
-def test_crash_between_send_and_mark_resends_only_after_the_claim_goes_stale(engine, fetcher, settings, slack) -> None:
+def test_crash_between_send_and_mark_resends_only_after_the_claim_goes_stale(engine, fetcher, settings, slack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     s = configured(settings, slack, None)
     seed_finding(engine, fetcher, s)
-    [alert_id] = claim(engine, "slack")  # claimed, then the worker "dies" before sending or marking
+    with monkeypatch.context() as patch:
+        crash_before_marking_sent(patch)
+        with pytest.raises(WorkerDied):
+            deliver_pending(engine, s)
+    assert len(slack_posts(slack)) == 1, "Slack has the message; the row does not say so"
     assert deliver_pending(engine, s).sent == [], "a fresh claim is someone else's"
+    assert len(slack_posts(slack)) == 1
+    make_claims_stale(engine)
     with Session(engine) as session:
-        alert = session.get(Alert, alert_id)
-        alert.claimed_at = utcnow() - STALE_AFTER - timedelta(seconds=1)
-        session.add(alert)
-        session.commit()
+        alert_id = session.exec(select(Alert)).one().id
+    assert deliver_pending(engine, s).sent == [alert_id]
+    first, second = slack_posts(slack)
+    assert first == second, "at least once: the same message again"
+    assert deliver_pending(engine, s, force=True).sent == [], "and not a third time"
+
+
+def test_a_claim_whose_worker_died_before_sending_is_taken_again_once_stale(engine, fetcher, settings, slack) -> None:  # type: ignore[no-untyped-def]
+    s = configured(settings, slack, None)
+    seed_finding(engine, fetcher, s)
+    [alert_id] = claim(engine, "slack")  # claimed, then the worker dies before sending or marking
+    assert deliver_pending(engine, s).sent == [], "a fresh claim is someone else's"
+    make_claims_stale(engine)
     assert deliver_pending(engine, s).sent == [alert_id]
     assert len(slack_posts(slack)) == 1
 
@@ -301,35 +397,21 @@ def test_demo_with_both_channels_sends_one_slack_message_and_one_email_and_a_rer
     assert SIGNAL in slack_posts(slack)[0]["text"] and SIGNAL in smtp.messages[0]["Subject"]
 
 
-def test_email_login_is_used_and_a_refused_password_is_reported_without_the_password(engine, fetcher, settings) -> None:
-    from aiosmtpd.smtp import AuthResult, LoginPassword
-
-    logins: list[tuple[str, str]] = []
-
-    def authenticator(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
-        assert isinstance(auth_data, LoginPassword)
-        logins.append((auth_data.login.decode(), auth_data.password.decode()))
-        return AuthResult(success=auth_data.password == b"right-password", handled=False)  # aiosmtpd sends the 235/535
-
-    inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False)
-    controller.start()
-    try:
-        base = settings.with_overrides(console_alerts=False, smtp_host="127.0.0.1", smtp_port=port, smtp_tls="none",
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")  # a plain local test server
+def test_email_login_is_used_and_a_refused_password_is_reported_without_the_password(engine, fetcher, settings) -> None:  # type: ignore[no-untyped-def]
+    inbox, logins = Inbox(), []
+    with SMTPServer(inbox, authenticator=password_check(logins), auth_required=True, auth_require_tls=False):
+        base = settings.with_overrides(console_alerts=False, smtp_host="127.0.0.1", smtp_port=inbox.port, smtp_tls="none",
                                        smtp_user="alerts", email_to=("desk@newsroom.test",))
         seed_finding(engine, fetcher, base)
         wrong = deliver_pending(engine, base.with_overrides(smtp_password="wrong-password"))
         error = next(iter(wrong.failed.values()))
         assert "login refused (535)" in error and "wrong-password" not in error
+        assert inbox.messages == []
         right = deliver_pending(engine, base.with_overrides(smtp_password="right-password"), force=True)
-        assert len(right.sent) == 1 and len(inbox.messages) == 1
-        assert logins[-1] == ("alerts", "right-password")
-        assert logins[:-1] and set(logins[:-1]) == {("alerts", "wrong-password")}  # smtplib tries each offered mechanism
-    finally:
-        controller.stop()
+    assert len(right.sent) == 1 and len(inbox.messages) == 1 and inbox.authenticated == [True]
+    assert logins[-1] == ("alerts", "right-password")
+    assert logins[:-1] and set(logins[:-1]) == {("alerts", "wrong-password")}  # smtplib tries each offered mechanism
 
 
 def test_templates_can_be_overridden_per_channel(engine, fetcher, settings, slack, tmp_path) -> None:

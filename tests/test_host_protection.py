@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 from newsdelta.errors import BlockedURL
 from newsdelta.http_client import Fetcher
 from newsdelta.settings import FeedConfig, load_settings
-from newsdelta.urls import HostPolicy
 from newsdelta.storage.models import Article
+from newsdelta.urls import HostPolicy
 from tests.builders import rss, run
 from tests.httpserver import Reply
 
@@ -94,15 +94,15 @@ def test_allow_hosts_from_the_environment(tmp_path: Path) -> None:
         HostPolicy(s.allow_hosts).check("http://192.168.0.1/")
 
 
-def test_no_secret_in_logs_errors_or_database(server, engine, fetcher, settings, caplog) -> None:
+def test_no_secret_in_logs_errors_or_database(server, engine, fetcher, settings, caplog, refused_port) -> None:  # type: ignore[no-untyped-def]
     """Slack webhook and SMTP password configured, both channels failing: the secrets appear
     nowhere a person or another program could read them."""
-    from newsdelta.stages.deliver import deliver_all as deliver_pending
     from newsdelta.seeds.server import SiteServer
+    from newsdelta.stages.deliver import deliver_all as deliver_pending
 
     webhook_secret, smtp_secret = "T0KEN-in-the-webhook-path", "p4ssw0rd-for-smtp"
     hook = server.route(f"/services/{webhook_secret}", Reply(500, b"down"))
-    s = settings.with_overrides(slack_webhook_url=hook, smtp_host="127.0.0.1", smtp_port=1, smtp_user="u",
+    s = settings.with_overrides(slack_webhook_url=hook, smtp_host="127.0.0.1", smtp_port=refused_port, smtp_user="u",
                                 smtp_password=smtp_secret, smtp_tls="none", email_to=("a@b.test",), console_alerts=False)
     caplog.set_level(logging.DEBUG)
     with SiteServer() as site:
@@ -110,6 +110,7 @@ def test_no_secret_in_logs_errors_or_database(server, engine, fetcher, settings,
             channels=tuple(s.alert_channels))
     report = deliver_pending(engine, s, sleep=lambda _: None)
     assert len(report.failed) == 2
+    assert any("HTTP 500" in e for e in report.failed.values()) and any("ConnectionRefused" in e for e in report.failed.values())
     exposed = "\n".join([caplog.text, json.dumps(report.failed), json.dumps(s.describe(), default=str), repr(s)])
     exposed += Path(str(engine.url.database)).read_bytes().decode("utf-8", "replace")
     assert webhook_secret not in exposed and smtp_secret not in exposed

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from newsdelta.stages import poll, run as run_stage
 from newsdelta.settings import FeedConfig
+from newsdelta.stages import poll
+from newsdelta.stages import run as run_stage
 from newsdelta.storage.models import ArticleVersion, Feed
 from tests.builders import article_html, rss, run, store_one
 from tests.conftest import seed_text, shared_data
 from tests.httpserver import Reply
 from textdelta import parse_plain_text
-
 
 
 def shared_feeds() -> tuple[Path, list[Path]]:
@@ -38,7 +38,6 @@ def test_every_shared_feed_is_polled_without_crashing_and_reports_its_health(ser
         configs.append(FeedConfig(server.url(f"/feeds/{i}"), outlet=path.parent.name))
     ids = poll.sync_feeds(engine, configs)
     statuses: dict[str, int] = {}
-    started = time.monotonic()
     for feed_id in ids:
         result = poll.poll_feed(engine, fetcher, feed_id)  # must never raise
         statuses[result.status] = statuses.get(result.status, 0) + 1
@@ -53,7 +52,7 @@ def test_every_shared_feed_is_polled_without_crashing_and_reports_its_health(ser
             assert feed.last_status in ("ok", "malformed"), f"{name}: {feed.last_error}"
         if name.endswith(".serde.json"):  # feed-rs's expected-output fixtures: JSON, not feeds
             assert feed.last_status == "error" and "not a feed" in feed.last_error
-    print(f"\n{len(ids)} feeds: {statuses} in {time.monotonic() - started:.1f}s")
+    print(f"\n{len(ids)} feeds: {statuses}")
 
 
 @pytest.mark.parametrize("relative", ["feedparser/tests/illformed", "feedparser/tests/encoding"])
@@ -93,9 +92,7 @@ def test_entity_expansion_bomb_is_defused(server, engine, fetcher) -> None:
     url = server.route("/laughs", Reply(200, BILLION_LAUGHS, {"Content-Type": "application/rss+xml"}))
     [feed_id] = poll.sync_feeds(engine, [FeedConfig(url)])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.monotonic()
     result = poll.poll_feed(engine, fetcher, feed_id)
-    assert time.monotonic() - started < 5
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000, "less than 200 MB grown"
     assert result.status == "malformed" and "entity declarations removed" in result.error
     assert result.entries_seen == 1
@@ -156,12 +153,11 @@ def test_enormous_page_within_the_cap_is_extracted(server, engine, fetcher, sett
     assert len(page) > 1_000_000
     feed = server.route("/f.xml", Reply(200, rss("O", [{"title": "Live", "link": server.url("/big")}]), {"Content-Type": "application/rss+xml"}))
     server.route("/big", Reply(200, page))
-    started = time.monotonic()
     [result] = run(engine, fetcher, settings.with_overrides(max_bytes=3_000_000), [FeedConfig(feed)])
-    assert result.status in ("stored", "failed") and time.monotonic() - started < 60
-    if result.status == "stored":
-        with Session(engine) as s:
-            assert len(json.loads(s.exec(select(ArticleVersion)).one().blocks)) > 1000
+    assert result.status == "stored", result.error
+    with Session(engine) as s:
+        blocks = json.loads(s.exec(select(ArticleVersion)).one().blocks)
+    assert len(blocks) == 12000 and blocks[-1]["text"].startswith("Paragraph 11999 of a very long live blog")
 
 
 @pytest.mark.parametrize("charset,text", [

@@ -4,13 +4,16 @@ functions the Prefect tasks wrap."""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 from sqlmodel import Session, func, select
 
-from newsdelta.stages import fetch as fetch_stage, poll, run as run_stage
-from newsdelta.settings import FeedConfig
 from newsdelta.seeds.server import SiteServer
+from newsdelta.settings import FeedConfig
+from newsdelta.stages import fetch as fetch_stage
+from newsdelta.stages import poll
+from newsdelta.stages import run as run_stage
 from newsdelta.storage import repo
 from newsdelta.storage.models import Alert, Article, ArticleVersion, Feed, FeedPoll, Finding, Story
 from tests.builders import article_html, rss, run, store_one
@@ -168,7 +171,8 @@ def test_page_in_another_charset_is_decoded(server, engine, fetcher, settings) -
 def test_same_text_stores_one_version_and_an_edit_stores_another_with_a_diff(server, engine, fetcher, settings) -> None:
     feed = one_feed(server, [{"title": "T", "link": server.url("/story")}])
     first = parse_plain_text("\n".join(seed_text("000_").splitlines()[:8]))
-    edited = parse_plain_text("\n".join(seed_text("000_").splitlines()[:8]) + "\nOfficials in Beijing summoned the U.S. ambassador on Monday to protest against the announcement, state media reported.")
+    edited = parse_plain_text("\n".join(seed_text("000_").splitlines()[:8])
+                              + "\nOfficials in Beijing summoned the U.S. ambassador on Monday to protest against the announcement, state media reported.")
     server.route("/story", [Reply(200, article_html("T", first)), Reply(200, article_html("T", first).replace(b"<p>", b"<p>  ")),
                             Reply(200, article_html("T", edited))])
     run(engine, fetcher, settings, [FeedConfig(feed)])
@@ -277,10 +281,10 @@ def test_a_batch_with_a_failing_article_keeps_the_others_and_a_rerun_stores_noth
 def test_story_window_uses_one_publication_time_for_index_and_lookup(server, engine, fetcher, settings) -> None:
     """The original's page carries a stale date (a template default years old) while its feed
     dates it the day before the rewrite: the rewrite must still find it."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    a = one_feed(server, [{"title": "Japan", "link": server.url("/japan"), "published": datetime(2025, 3, 30, 8, tzinfo=timezone.utc)}], "/a.xml")
-    b = one_feed(server, [{"title": "Japan (B)", "link": server.url("/rewrite"), "published": datetime(2025, 3, 31, 6, tzinfo=timezone.utc)}], "/b.xml")
+    a = one_feed(server, [{"title": "Japan", "link": server.url("/japan"), "published": datetime(2025, 3, 30, 8, tzinfo=UTC)}], "/a.xml")
+    b = one_feed(server, [{"title": "Japan (B)", "link": server.url("/rewrite"), "published": datetime(2025, 3, 31, 6, tzinfo=UTC)}], "/b.xml")
     server.route("/japan", Reply(200, article_html("Hegseth in Japan", ORIGINAL, date="2019-01-01")))
     server.route("/rewrite", Reply(200, article_html("Hegseth in Japan", REWRITE, date="2025-03-31")))
     run(engine, fetcher, settings, [FeedConfig(a, "A")])
@@ -288,15 +292,26 @@ def test_story_window_uses_one_publication_time_for_index_and_lookup(server, eng
     assert count(engine, Story) == 1 and count(engine, Finding) == 1
 
 
-def test_pages_waiting_for_an_extraction_worker_go_earliest_article_first() -> None:
+def test_pages_waiting_for_an_extraction_worker_go_earliest_article_first(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches are fetched side by side but stored in order: the page the storing thread needs
     next must not wait behind pages of later batches whose fetch finished first."""
     import threading
-    import time
+    from types import SimpleNamespace
 
-    from newsdelta.stages.workers import PriorityGate
+    from newsdelta.stages import workers
+    from tests.conftest import wait_until
 
-    gate = PriorityGate(1)
+    blocked: set[threading.Thread] = set()
+
+    class Turn(threading.Event):
+        """The gate's wait for a turn, reporting which thread waits (so the test knows it queued)."""
+
+        def wait(self, timeout: float | None = None) -> bool:
+            blocked.add(threading.current_thread())
+            return super().wait(timeout)
+
+    monkeypatch.setattr(workers, "threading", SimpleNamespace(Lock=threading.Lock, Event=Turn))
+    gate = workers.PriorityGate(1)
     admitted: list[int] = []
     holder = gate.slot(0)
     holder.__enter__()
@@ -307,16 +322,18 @@ def test_pages_waiting_for_an_extraction_worker_go_earliest_article_first() -> N
 
     threads = []
     for priority in (150, 7, 60, 3):  # arrival order: later batches' pages first
-        threads.append(threading.Thread(target=wait_turn, args=(priority,)))
+        threads.append(threading.Thread(target=wait_turn, args=(priority,), daemon=True))
         threads[-1].start()
-        while len(gate._waiting) < len(threads):
-            time.sleep(0.001)
+        wait_until(lambda: threads[-1] in blocked, f"page {priority} to queue at the gate")
     holder.__exit__(None, None, None)
     for t in threads:
-        t.join(5)
+        t.join(60)
     assert admitted == [3, 7, 60, 150]
-    with gate.slot(1):  # every slot came back: the gate is free again, nobody waits
-        assert not gate._waiting
+    # Every slot came back: a newcomer is let in at once, without waiting for a turn.
+    newcomer = threading.Thread(target=wait_turn, args=(1,), daemon=True)
+    newcomer.start()
+    newcomer.join(60)
+    assert admitted[-1] == 1 and newcomer not in blocked
 
 
 @pytest.mark.parametrize("count", [0, 1, 24, 25, 99, 100, 101, 250, 995])
@@ -331,9 +348,8 @@ def test_batches_keep_publication_order_and_end_small(count: int) -> None:
 def test_a_dead_extraction_worker_is_replaced_and_the_page_extracted() -> None:
     """A worker killed mid-run (the kernel's OOM killer, a crash inside lxml) breaks the whole
     process pool; extraction must go on in a fresh one rather than fail every later page."""
-    import os
     import signal
-    import time
+    from concurrent.futures.process import BrokenProcessPool
 
     from newsdelta.stages import workers
     from newsdelta.stages.extract import Extracted
@@ -347,12 +363,11 @@ def test_a_dead_extraction_worker_is_replaced_and_the_page_extracted() -> None:
         first = workers.extract(page, url, parallel=True)
         assert isinstance(first, Extracted)
         broken = workers.pool()
-        for pid in list(broken._processes):  # type: ignore[union-attr]
-            os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while not broken._broken and time.monotonic() < deadline:  # type: ignore[attr-defined]
-            time.sleep(0.01)
-        assert broken._broken  # type: ignore[attr-defined]
+        # A worker killed by SIGKILL while it runs a task: the pool reports itself broken.
+        with pytest.raises(BrokenProcessPool):
+            broken.submit(signal.raise_signal, signal.SIGKILL).result(timeout=120)
+        with pytest.raises(BrokenProcessPool):
+            broken.submit(str, "anything")
         again = workers.extract(page, url, parallel=True)
         assert isinstance(again, Extracted) and again.blocks == first.blocks
         assert workers.pool() is not broken

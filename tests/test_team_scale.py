@@ -10,21 +10,25 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlmodel import Session, func, select
 
-from newsdelta.settings import FeedConfig
-from newsdelta.stages import poll, run as run_stage
 from newsdelta.seeds.server import SiteServer
+from newsdelta.settings import FeedConfig
+from newsdelta.stages import poll
+from newsdelta.stages import run as run_stage
 from newsdelta.storage.db import make_engine, migrate
 from newsdelta.storage.models import Alert, Article, ArticleVersion, Finding, Story
 from tests.builders import run, store_one
 from tests.conftest import ROOT
+from tests.httpserver import Reply, ScriptedServer
 
 PG_ADMIN = os.environ.get("NEWSDELTA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SIGNAL = "Signal Chat Controversy Overshadows Trip"
@@ -97,15 +101,30 @@ def test_full_ingest_on_postgresql_and_rerun_adds_nothing(pg_url: str, settings,
     engine.dispose()
 
 
-def _two_workers_at_once(database_url: str, home: Path, feeds: list[str]) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDELTA_")}
-    args = [sys.executable, "-m", "tests.concurrent_worker", database_url, str(home), *feeds]
-    workers = [subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outputs = []
-    for worker in workers:
-        out, err = worker.communicate(timeout=180)
-        assert worker.returncode == 0, err[-3000:]
-        outputs.append(out.strip())
+def _two_workers_at_once(database_url: str, home: Path, server: ScriptedServer) -> list[str]:
+    """Two worker processes over the seed outlets, provably at once: their feeds are served by
+    `server`, which holds each worker's request for the first feed until the other worker has
+    asked for it too."""
+    both_polling = threading.Barrier(2, timeout=120)
+    with SiteServer() as site:
+        feeds = []
+        for i, feed in enumerate(seed_feeds(site)):
+            reply = Reply(200, httpx.get(feed.url, trust_env=False).content, {"Content-Type": "application/rss+xml"})
+
+            def meet(_request, reply: Reply = reply) -> Reply:  # type: ignore[no-untyped-def]
+                both_polling.wait()  # raises, and the request fails, if the other worker never comes
+                return reply
+
+            feeds.append(server.route(f"/feed{i}.xml", meet if i == 0 else reply))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDELTA_")}
+        args = [sys.executable, "-m", "tests.concurrent_worker", database_url, str(home), *feeds]
+        workers = [subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = []
+        for worker in workers:
+            out, err = worker.communicate(timeout=180)
+            assert worker.returncode == 0, err[-3000:]
+            outputs.append(out.strip())
+    assert len(server.hits("/feed0.xml")) == 2 and not both_polling.broken, "both workers were polling at the same time"
     return outputs
 
 
@@ -114,21 +133,19 @@ def _check_once(engine) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.postgres
-def test_two_workers_at_once_on_postgresql_store_everything_once(pg_url: str, tmp_path: Path) -> None:
+def test_two_workers_at_once_on_postgresql_store_everything_once(pg_url: str, tmp_path: Path, server: ScriptedServer) -> None:
     engine = make_engine(pg_url)
     migrate(engine)
-    with SiteServer() as site:
-        _two_workers_at_once(pg_url, tmp_path, [f.url for f in seed_feeds(site)])
+    _two_workers_at_once(pg_url, tmp_path, server)
     _check_once(engine)
     engine.dispose()
 
 
-def test_two_workers_at_once_on_sqlite_store_everything_once(tmp_path: Path) -> None:
+def test_two_workers_at_once_on_sqlite_store_everything_once(tmp_path: Path, server: ScriptedServer) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     engine = make_engine(url)
     migrate(engine)
-    with SiteServer() as site:
-        _two_workers_at_once(url, tmp_path, [f.url for f in seed_feeds(site)])
+    _two_workers_at_once(url, tmp_path, server)
     _check_once(engine)
 
 

@@ -4,6 +4,7 @@ third-outlet behaviour of compare. No network, no database, no Prefect."""
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -149,10 +150,16 @@ def test_semantic_scorer_decides_only_the_ambiguous_band(original: Document, rew
     assert set(plain.new_sentences) - set(helped.new_sentences) <= set(asked)
 
 
-def _handwritten(name: str) -> tuple[Document, Document]:
-    from newsdelta.evaluation import _handwritten as load
+@cache
+def _cases() -> dict:  # type: ignore[type-arg]
+    """The evaluation's labelled cases by id (each hand-written case is named after its file)."""
+    from newsdelta.evaluation import load_cases
 
-    case = load(name, (HANDWRITTEN / f"{name}.txt").read_text("utf-8"))
+    return {case.id: case for case in load_cases()}
+
+
+def _handwritten(name: str) -> tuple[Document, Document]:
+    case = _cases()[name]
     return case.old, case.new
 
 
@@ -178,9 +185,7 @@ def test_paraphrased_lede_with_yesterday_for_the_weekday_is_still_the_same_story
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in HANDWRITTEN.glob("*.txt")))
 def test_every_hand_written_case_gets_its_labelled_verdict(name: str) -> None:
-    from newsdelta.evaluation import _handwritten as load
-
-    case = load(name, (HANDWRITTEN / f"{name}.txt").read_text("utf-8"))
+    case = _cases()[name]
     assert compare(case.old, case.new).same_story == case.same_story
 
 
@@ -230,12 +235,17 @@ def test_an_old_sentence_goes_to_its_exact_copy_not_to_an_earlier_question_with_
 
 
 def test_clear_caches_forgets_analysed_sentences_so_benchmarks_can_time_a_cold_start() -> None:
-    from textdelta import align, terms
+    from textdelta import terms
+    from textdelta.align import make_sentence
 
-    compare(parse_plain_text("Rescuers reached the flooded village on Monday."), parse_plain_text("Rescuers reached the village by boat."))
-    assert terms.analyse.cache_info().currsize > 0 and align._reading.cache_info().currsize > 0
+    text = "Rescuers reached the village by boat."
+    compare(parse_plain_text("Rescuers reached the flooded village on Monday."), parse_plain_text(text))
+    read = make_sentence(text, 0, 0)
+    assert make_sentence(text, 1, 0).terms is read.terms, "a sentence met again is not analysed again"
+    assert terms.analyse.cache_info().currsize > 0
     clear_caches()
-    assert terms.analyse.cache_info().currsize == 0 and align._reading.cache_info().currsize == 0
+    assert terms.analyse.cache_info().currsize == 0
+    assert make_sentence(text, 0, 0).terms is not read.terms, "after clear_caches it is analysed afresh"
 
 
 def _reference_match(pool_sentences: list, sentence, exclude: frozenset[int]):  # type: ignore[no-untyped-def]
@@ -243,7 +253,10 @@ def _reference_match(pool_sentences: list, sentence, exclude: frozenset[int]):  
     import heapq
     from itertools import combinations
 
-    from textdelta.align import CANDIDATES, Match, _shared_symmetric
+    from textdelta.align import CANDIDATES, Match
+
+    def shared_symmetric(a, b) -> float:  # type: ignore[no-untyped-def]
+        return sum(min(w, b.terms[t]) for t, w in a.terms.items() if t in b.terms)
 
     total = sentence.weight
     shared: dict[int, float] = {}
@@ -257,7 +270,7 @@ def _reference_match(pool_sentences: list, sentence, exclude: frozenset[int]):  
     order = {i: (min(k for k, t in enumerate(sentence.terms) if t in pool_sentences[i].terms), i) for i in shared}
     ranked = heapq.nlargest(CANDIDATES, sorted(shared, key=order.__getitem__), key=shared.__getitem__)
     tied = [i for i in ranked if shared[i] == shared[ranked[0]]]
-    dices = {i: 2 * _shared_symmetric(sentence, pool_sentences[i]) / (total + pool_sentences[i].weight) for i in tied}
+    dices = {i: 2 * shared_symmetric(sentence, pool_sentences[i]) / (total + pool_sentences[i].weight) for i in tied}
     best = max(tied, key=dices.__getitem__)
     best_cov, chosen = shared[best] / total, (best,)
     for a, b in combinations(ranked, 2):
