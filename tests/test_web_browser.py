@@ -5,7 +5,8 @@ seed outlets, an edited article and a hostile one (tests/web_support.py).
 Without Chromium or Playwright these tests skip, saying why; under CI=true they fail instead.
 
 WEB_SCREENSHOT=docs/story-page.png pytest tests/test_web_browser.py -k story_page  also saves
-the story page's screenshot there (the README shows it)."""
+the story page's screenshot there (the README shows it; the committed one went through
+`pngquant --quality 70-95`, a third of the size)."""
 
 from __future__ import annotations
 
