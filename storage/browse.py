@@ -74,7 +74,7 @@ def schema_revision(engine: Engine) -> str | None:
 
 @dataclass(frozen=True)
 class StoryFilter:
-    text: str = ""  # in the headline, any case
+    text: str = ""  # in the headline, whatever the case of its ASCII letters
     outlet: str = ""  # stories with an article from this outlet
     since: datetime | None = None  # last change at or after this time
     until: datetime | None = None  # last change before this time
@@ -97,6 +97,9 @@ class StoryRow(NamedTuple):
     findings: int
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def list_stories(session: Session, where: StoryFilter, after: Cursor | None = None, limit: int = 50) -> tuple[list[StoryRow], Cursor | None]:
     """One page of stories, most recent activity first, and the cursor of the next page (None
     on the last). The order is an index's (story.updated_at, story.id), so a page costs the
@@ -105,10 +108,15 @@ def list_stories(session: Session, where: StoryFilter, after: Cursor | None = No
     query = select(col(Story.id), col(Story.title), col(Story.created_at), col(Story.updated_at))
     conditions: list[Any] = []
     if where.text:
-        pattern = "%" + where.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        # SQLite's LIKE already ignores case (ASCII, as its lower() does); ILIKE would add lower() twice per row.
+        # Case is ignored for ASCII letters, on both databases: SQLite's LIKE does no more, and on
+        # PostgreSQL lower() under the "C" collation does the same at 62 ms over 100,000
+        # headlines, where ILIKE's Unicode case folding took 162 ms.
+        escaped = where.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         title = col(Story.title)
-        conditions.append(title.like(pattern, escape="\\") if sqlite else title.ilike(pattern, escape="\\"))
+        if sqlite:
+            conditions.append(title.like(f"%{escaped}%", escape="\\"))
+        else:
+            conditions.append(func.lower(title.collate("C")).like(f"%{escaped.translate(_ASCII_LOWER)}%", escape="\\"))
     if where.outlet:
         conditions.append(col(Story.id).in_(select(col(Article.story_id)).where(col(Article.outlet) == where.outlet)))
     if where.since is not None:
@@ -125,8 +133,8 @@ def list_stories(session: Session, where: StoryFilter, after: Cursor | None = No
     if where.text:
         # Filtering by text, both databases walked the (updated_at, id) index and looked every
         # story up to read its headline: for a headline no story of 100,000 has, 1.3 s (SQLite)
-        # and 0.7 s (PostgreSQL), against 30 ms for a scan and a sort of what matched. Ordering
-        # by an expression keeps the index out of it; the order is the same.
+        # and 0.7 s (PostgreSQL), against 35-60 ms for a scan and a sort of what matched.
+        # Ordering by an expression keeps the index out of it; the order is the same.
         order = (func.coalesce(col(Story.updated_at), col(Story.updated_at)).desc(), (col(Story.id) + 0).desc())
     query = query.order_by(*order).limit(limit + 1)
     found = session.execute(query).all()
