@@ -47,7 +47,12 @@ def read_only_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
                                connect_args={"options": "-c default_transaction_read_only=on"})
-    revision = schema_revision(engine)
+    try:
+        revision = schema_revision(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        reason = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else type(exc).__name__
+        raise DatabaseUnavailable(f"cannot read {parsed.render_as_string(hide_password=True)}: {reason}") from None
     if revision is None:
         engine.dispose()
         raise DatabaseUnavailable("the database has no newsdelta tables: run `newsdelta ingest` (or `newsdelta demo`) first")
@@ -62,12 +67,13 @@ def _sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
 
 
 def schema_revision(engine: Engine) -> str | None:
-    """The Alembic revision the database is at; None when it has no newsdelta schema."""
-    try:
-        with engine.connect() as conn:
+    """The Alembic revision the database is at; None when it has no newsdelta schema (a
+    database that cannot be reached raises)."""
+    with engine.connect() as conn:
+        try:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except DBAPIError:
-        return None
+        except DBAPIError:
+            return None
 
 
 # --- the list of stories ----------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import uuid
@@ -205,6 +206,12 @@ def test_the_web_view_cannot_write(filled: tuple[str, WebData], tmp_path: Path) 
     create_engine(f"sqlite:///{empty}").connect().close()
     with pytest.raises(DatabaseUnavailable, match="no newsdelta tables"):
         read_only_engine(f"sqlite:///{empty}")
+    with socket.socket() as closed:  # bound, never listening: the connection is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"postgresql+psycopg://desk:{SECRET}@127.0.0.1:{closed.getsockname()[1]}/news"
+        with pytest.raises(DatabaseUnavailable, match="cannot read postgresql") as caught:
+            read_only_engine(url)
+    assert SECRET not in str(caught.value)
 
 
 def test_hosts_other_than_the_machine_and_the_public_address_are_refused(filled: tuple[str, WebData]) -> None:
