@@ -324,9 +324,11 @@ def web(config: Path | None = ConfigOption,
     except ConfigError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
+    from newsdelta.stages.match import semantic_scorer
     from newsdelta.storage.browse import read_only_engine, schema_revision
 
     engine = read_only_engine(settings.database_url)  # a missing database is a NewsdeltaError: main() prints it
+    semantic = semantic_scorer(settings)  # findings are read again as matching read them
     try:
         sock = bind(host, port)
     except OSError as exc:
@@ -337,7 +339,7 @@ def web(config: Path | None = ConfigOption,
     typer.echo(f"newsdelta web: {url}/ (read-only view of {database}, schema {schema_revision(engine)}); Ctrl-C stops it")
     if settings.public_url:
         typer.echo(f"alerts link to {settings.public_url}")
-    server(create_app(engine, allowed_hosts_for(host, settings.public_url))).run(sockets=[sock])
+    server(create_app(engine, allowed_hosts_for(host, settings.public_url), semantic)).run(sockets=[sock])
 
 
 @app.command("settings")

@@ -76,7 +76,7 @@ def _units(doc: Document) -> Iterable[str]:
             yield block.text
 
 
-Texts = tuple[tuple[str, str], ...]  # (title, blocks JSON) of each document compared, the new one first
+Texts = tuple[tuple[str, str], ...]  # how compared, then (title, blocks JSON) of each document compared, the new one first
 
 
 class _Comparisons:
@@ -105,8 +105,10 @@ COMPARISONS = _Comparisons()
 
 # --- the story page ------------------------------------------------------------------------
 
-def story_page(engine: Engine, story_id: int) -> dict[str, Any] | None:
-    """The story on its timeline, and each finding annotated; None when there is no such story."""
+def story_page(engine: Engine, story_id: int, semantic: Any = None) -> dict[str, Any] | None:
+    """The story on its timeline, and each finding annotated; None when there is no such story.
+    `semantic`: the sentence scorer matching used (newsdelta.stages.match.semantic_scorer), so
+    each finding is read as it was found."""
     with session_scope(engine) as session:
         story = session.get(Story, story_id)
         if story is None:
@@ -130,7 +132,7 @@ def story_page(engine: Engine, story_id: int) -> dict[str, Any] | None:
                                     "first_seen_at": a.first_seen_at, "status": a.status, "versions": []}
     timeline = sorted(articles.values(), key=lambda a: (a["published_at"] or a["first_seen_at"], a["id"]))
     holders = _holders(rows, tellings)
-    annotated = [annotate_finding(f, rows, by_version, tellings, holders) for f in findings]
+    annotated = [annotate_finding(f, rows, by_version, tellings, holders, semantic) for f in findings]
     outlets = sorted({a["outlet"] for a in timeline})
     return {"id": story.id, "title": story.title, "created_at": story.created_at, "updated_at": story.updated_at,
             "outlets": outlets, "timeline": timeline, "findings": annotated}
@@ -159,7 +161,7 @@ def compared_versions(rows: list[browse.VersionRow], new: browse.VersionRow) -> 
 
 
 def annotate_finding(finding: Finding, rows: list[browse.VersionRow], by_version: dict[int, browse.VersionRow],
-                     tellings: dict[int, Telling], holders: dict[str, list[Telling]]) -> dict[str, Any]:
+                     tellings: dict[int, Telling], holders: dict[str, list[Telling]], semantic: Any = None) -> dict[str, Any]:
     """The finding's article in reading order: per paragraph, whether the finding recorded it as
     new, each sentence's status (new, restated, changed) with the old sentences it restates and
     where they were first published, and the earliest telling holding the paragraph."""
@@ -173,8 +175,8 @@ def annotate_finding(finding: Finding, rows: list[browse.VersionRow], by_version
     doc = stored_doc(new.title, new.blocks)
     compared = compared_versions(rows, new)
     comparison = COMPARISONS.get(
-        ((new.title, new.blocks), *((r.title, r.blocks) for r in compared)),
-        lambda: compare_to_story([stored_doc(r.title, r.blocks) for r in compared], doc),
+        (("words and meaning" if semantic is not None else "words", ""), (new.title, new.blocks), *((r.title, r.blocks) for r in compared)),
+        lambda: compare_to_story([stored_doc(r.title, r.blocks) for r in compared], doc, semantic=semantic),
     )
     compared_ids = {r.version_id for r in compared}
     new_paragraphs = {p for s in recorded for p in s.get("paragraphs", [])}

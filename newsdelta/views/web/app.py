@@ -213,9 +213,10 @@ def _cursor_text(cursor: browse.Cursor) -> str:
 
 # --- the application ---------------------------------------------------------------------------
 
-def create_app(engine: Engine, allowed_hosts: list[str] | None = None) -> Starlette:
+def create_app(engine: Engine, allowed_hosts: list[str] | None = None, semantic: Any = None) -> Starlette:
     """The web view over `engine` (give it a read-only one: browse.read_only_engine).
-    `allowed_hosts`: Host headers answered (DNS rebinding); None answers any."""
+    `allowed_hosts`: Host headers answered (DNS rebinding); None answers any. `semantic`: the
+    sentence scorer matching uses (newsdelta.stages.match.semantic_scorer), or None."""
     env = environment()
     _warm_up(env)
 
@@ -251,14 +252,14 @@ def create_app(engine: Engine, allowed_hosts: list[str] | None = None) -> Starle
         if request.url.path.startswith("/api/"):
             view = story_view(engine, story_id)
             return ApiResponse(view) if view is not None else not_found(request, f"story {story_id}")
-        data = story_page(engine, story_id)
+        data = story_page(engine, story_id, semantic)
         if data is None:
             return not_found(request, f"story {story_id}")
         return page("story.html", s=data, nav="stories")
 
     def story_api_page(request: Request) -> Response:
         story_id = request.path_params["story_id"]
-        data = story_page(engine, story_id)
+        data = story_page(engine, story_id, semantic)
         return ApiResponse(data) if data is not None else not_found(request, f"story {story_id}")
 
     def article(request: Request) -> Response:
