@@ -30,7 +30,6 @@ from newsdelta.stages import run as run_stage
 from newsdelta.storage.db import make_engine, migrate
 from newsdelta.storage.models import Article, Finding
 from tests.builders import article_html, rss, run, store_one
-from tests.conftest import ROOT
 from tests.httpserver import Reply, ScriptedServer
 from textdelta import parse_plain_text
 
@@ -47,10 +46,20 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--no-first-run", "--disable-sync"]
 
 
-def handwritten(name: str) -> list[str]:
-    """The "old" text of a labelled case: a news article of its own, unrelated to the seeds."""
-    text = (ROOT / "newsdelta" / "evaluation" / "data" / "handwritten" / name).read_text("utf-8")
-    return text.split("--- old", 1)[1].split("--- new", 1)[0].strip().splitlines()
+# Two articles of their own, unrelated to the seeds and to each other (a headline, then paragraphs).
+HEATWAVE = """Heatwave sets new June record at Corran Airport
+Temperatures reached 38.4 degrees Celsius at Corran Airport on Tuesday, the highest June reading ever recorded in the southern province, the Meteorological Office said.
+The previous June record of 37.1C was set at Lessing in 2003, and forecasters had expected it to stand for at least another decade.
+The Met Office extended its amber heat health alert until Friday, warning that overnight temperatures in cities would stay above 22C, making it hard for people to cool down.
+Hospitals in Corran reported a 15 percent rise in emergency admissions over the weekend, mostly elderly patients with dehydration and breathing problems.
+Water company Southvale asked customers to avoid using hosepipes and said demand had risen by a third since the start of the month.
+Forecasters expect a band of thunderstorms to bring cooler air from Saturday, although they warned of flash flooding on parched ground.""".splitlines()
+CLINICS = """Judge blocks Velmont's plan to close three rural clinics
+A judge on Thursday temporarily blocked the Velmont Health Trust from closing three rural clinics, ruling that the trust had failed to consult patients properly before making the decision.
+Justice Imran Sethi granted an injunction sought by a residents' group from the villages of Oakhurst, Pennow and Little Sedge, where the clinics serve about 9,000 registered patients.
+The trust announced in September that it would merge the clinics into a new health centre in the market town of Brackley, 14 miles away, saying the move would save 1.1 million pounds a year.
+Campaigners argued that many elderly residents do not drive and that the bus service to Brackley runs only twice a day.
+A spokesperson for the trust said it was disappointed and was considering whether to appeal. The injunction remains in place until a full hearing, which has not yet been scheduled.""".splitlines()
 
 
 @dataclass(frozen=True)
@@ -66,8 +75,7 @@ class WebData:
 
 def fill(engine: Engine, settings: Settings) -> WebData:
     """Ingest the seed outlets, then the edited and the hostile article, each twice."""
-    weather = handwritten("weather_medium_1.txt")
-    courts = handwritten("courts_heavy_plain_1.txt")
+    weather, courts = HEATWAVE, CLINICS
     edited_v1 = parse_plain_text("\n".join(weather[1:]))
     edited_v2 = parse_plain_text("\n".join([*weather[1:4], ADDED, *weather[4:]]))
     hostile_lines = [f"{courts[1]} {SCRIPT}", *courts[2:4], f"Residents shared {IMG} in the group.", *courts[4:]]
