@@ -24,7 +24,7 @@ app = typer.Typer(help="newsdelta: what changed inside an article, and what a re
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 ConfigOption = typer.Option(None, "--config", "-c", help="TOML config file (default: $NEWSDELTA_CONFIG or DATA_DIR/config.toml).")
-SemanticOption = typer.Option(False, "--semantic", help="Let sentence embeddings (extra 'semantic') decide ambiguous sentences.")
+SemanticOption = typer.Option(True, "--semantic/--lexical", help="Sentence embeddings judge the sentences the words leave unsettled (default), or words only.")
 JsonOption = typer.Option(False, "--json", help="Print one JSON document instead of text.")
 
 
@@ -235,7 +235,8 @@ def deliver(config: Path | None = ConfigOption, force: bool = typer.Option(False
 
 
 @app.command()
-def compare(old: Path, new: Path, as_json: bool = JsonOption, semantic: bool = SemanticOption) -> None:
+def compare(old: Path, new: Path, as_json: bool = JsonOption, semantic: bool = SemanticOption,
+            explain: bool = typer.Option(False, "--explain", help="Say why: the verdict's evidence, and each new paragraph's closest old text.")) -> None:
     """Compare two versions or tellings: same story? what does NEW add? (HTML or plain text files)."""
     from newsdelta.documents import load_document
     from textdelta import compare as run_compare
@@ -268,6 +269,16 @@ def compare(old: Path, new: Path, as_json: bool = JsonOption, semantic: bool = S
         typer.echo("\nChanged sentences:")
         for c in result.changed_sentences:
             typer.echo(f" - {c.old}\n + {c.new}")
+    if explain:
+        why = result.explanation()
+        v = why["verdict"]
+        typer.echo(f"\nWhy: score {v['score']} against the threshold {v['threshold']}: {v['restated_share']} restated"
+                   + (f", times {v['lede_factor']} because the ledes report different events" if v["lede_differs"] else "")
+                   + ("" if v["sentence_model"] else " (words only)"))
+        for p in why["new_paragraphs"]:
+            semantic_score = "-" if p["semantic"] is None else p["semantic"]
+            typer.echo(f"\n new: {p['paragraph'][:200]}\n   closest old: {(p['closest_old'] or '(none)')[:200]}\n"
+                       f"   words {p['lexical']}, meaning {semantic_score}")
 
 
 @app.command()
@@ -282,10 +293,10 @@ def evaluate(as_json: bool = JsonOption, fit: bool = typer.Option(False, "--fit"
 def _semantic_scorer(wanted: bool) -> Any:
     if not wanted:
         return None
-    from textdelta.semantic import MiniLMScorer, SemanticUnavailable
+    from textdelta.semantic import SemanticUnavailable, default_embedder
 
     try:
-        return MiniLMScorer()
+        return default_embedder()
     except SemanticUnavailable as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -68,8 +68,8 @@ class Settings:
                                     toml=(GENERAL, "articles_per_run"), kind="count")
     match_window_days: float = setting(7.0, "How far back a new article looks for a story to join, days.",
                                        toml=(GENERAL, "match_window_days"), kind="positive")
-    semantic: bool = setting(False, "true: sentence embeddings decide the sentences the words leave ambiguous (needs the "
-                             "'semantic' extra).", env="NEWSDELTA_SEMANTIC", toml=(GENERAL, "semantic"), kind="bool")
+    semantic: bool = setting(True, "Sentence embeddings (a small ONNX model, on the CPU) judge the sentences the words leave "
+                             "unsettled; false: words only.", env="NEWSDELTA_SEMANTIC", toml=(GENERAL, "semantic"), kind="bool")
     recheck_first_minutes: float = setting(30.0, "First re-fetch of an article after this many minutes; the interval doubles each time.",
                                            toml=(GENERAL, "recheck_first_minutes"), kind="positive")
     recheck_for_days: float = setting(14.0, "Articles older than this many days are no longer re-fetched.",
@@ -350,10 +350,10 @@ def _validate(s: Settings) -> None:
     if s.public_url and not s.public_url.startswith(("http://", "https://")):
         raise ConfigError(f"public_url must be an http(s) address, got {s.public_url!r}")
     if s.semantic:
-        from textdelta import semantic  # optional extra: only looked for when asked for
+        from textdelta import semantic  # looks for the model's files only
 
         if not semantic.available():
-            raise ConfigError(f"semantic = true needs the semantic extra: {semantic.INSTALL_HINT}")
+            raise ConfigError(f"semantic = true, but the sentence model is missing: {semantic.INSTALL_HINT}")
 
 
 def _redact_db_url(url: str) -> str:

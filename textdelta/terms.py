@@ -177,6 +177,18 @@ def signature_terms(text: str, limit: int = 40, idf: IdfTable | None = None) -> 
     return [term for term, _ in ranked[:limit]]
 
 
-def article_terms(title: str, text: str) -> list[str]:
-    """The signature terms an article is indexed under: its title counts with its text."""
-    return signature_terms(f"{title}\n{text}")
+LEDE_PARAGRAPHS = 3  # a news story puts its event (who, what, where, when) in its first paragraphs
+LEDE_TERMS = 20
+
+
+def article_terms(title: str, text: str, limit: int = 40) -> list[str]:
+    """The signature terms an article is indexed under and looks up its story with: the rarest
+    terms of its title and first paragraphs (the event), then those of the whole text. The
+    lede's terms come first so that what a telling adds, however much, cannot crowd the event
+    out of its signature: a republication that carries the original and twenty sections of its
+    own still shares the original's lede terms."""
+    lede = "\n".join([line for line in text.split("\n") if line.strip()][:LEDE_PARAGRAPHS])
+    first = signature_terms(f"{title}\n{lede}", LEDE_TERMS)
+    chosen = set(first)
+    rest = [t for t in signature_terms(f"{title}\n{text}", limit) if t not in chosen]
+    return first + rest[: limit - len(first)]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from sqlmodel import Session
 
@@ -18,12 +17,12 @@ from newsdelta.stages.store import NewVersion, stored_doc
 from newsdelta.storage import repo
 from newsdelta.storage.models import Article, utcnow
 from textdelta import Comparison, Document, compare_to_story
-from textdelta.align import SemanticScorer
+from textdelta.compare import MIN_SHARED_TERMS
+from textdelta.semantic import Embedder, SemanticUnavailable, default_embedder
 
-# Share of a new article's signature terms a stored story must share to be compared at all
-# (scripts/signature_overlap.py measures it on the labelled set). Skipping the rest saves most
-# of the matching time on a busy news day.
-MIN_SHARED_TERMS = 0.2
+# MIN_SHARED_TERMS (textdelta.compare): the share of a new article's signature terms a stored
+# story must share to be compared at all (scripts/signature_overlap.py measures it on the
+# labelled set). Skipping the rest saves most of the matching time on a busy news day.
 # A story score this high is a wire copy or a light edit of a stored telling: no other
 # candidate is compared after it.
 SETTLED_SCORE = 0.9
@@ -58,7 +57,7 @@ def _join_story(session: Session, article: Article, doc: Document, terms: list[s
 
 
 def find_story(session: Session, doc: Document, terms: list[str], since: datetime, outlet: str | None,
-               article_id: int | None, semantic: SemanticScorer | None = None) -> tuple[Comparison, int, list[str]] | None:
+               article_id: int | None, semantic: Embedder | None = None) -> tuple[Comparison, int, list[str]] | None:
     """The stored story `doc` tells, if any, with its comparison and outlets; reads only.
     Candidates come from the term index; each is compared as a whole story (all its
     versions), and the best-scoring one that is the same story wins."""
@@ -92,17 +91,11 @@ def _against_story(session: Session, article: Article, new: NewVersion, settings
     return Match(story_id, comparison, sorted({m.outlet for m in members}), joined=False, kind=kind)
 
 
-@lru_cache(maxsize=1)
-def _minilm() -> SemanticScorer:
-    from textdelta.semantic import MiniLMScorer, SemanticUnavailable  # optional extra: imported only when asked for
-
+def semantic_scorer(settings: Settings) -> Embedder | None:
+    """The sentence model (one per process, loaded on first use and kept), unless turned off."""
+    if not settings.semantic:
+        return None
     try:
-        return MiniLMScorer()
+        return default_embedder()
     except SemanticUnavailable as exc:
-        raise ConfigError(f"semantic = true, but {exc}") from None
-
-
-def semantic_scorer(settings: Settings) -> SemanticScorer | None:
-    """One model per process, loaded on first use and kept: its sentence cache is what makes
-    comparing against a story's earlier tellings cheap the second time."""
-    return _minilm() if settings.semantic else None
+        raise ConfigError(f"semantic matching is on, but {exc}") from None
