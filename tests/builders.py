@@ -4,17 +4,18 @@ ingest run (newsdelta.stages.run) without Prefect."""
 from __future__ import annotations
 
 import html
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from sqlalchemy.engine import Engine
 
 from newsdelta.http_client import Fetcher
 from newsdelta.settings import FeedConfig, Settings
-from newsdelta.stages import fetch, run as run_stage
+from newsdelta.stages import fetch
+from newsdelta.stages import run as run_stage
 from textdelta import Document
 
-BASE_DATE = datetime(2025, 3, 30, 8, 0, tzinfo=timezone.utc)
+BASE_DATE = datetime(2025, 3, 30, 8, 0, tzinfo=UTC)
 
 
 def rss(title: str, items: list[dict]) -> bytes:

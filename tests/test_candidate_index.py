@@ -3,7 +3,7 @@ article is compared with. Rows are written through the same repo functions the p
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -13,7 +13,7 @@ from newsdelta.storage.db import make_engine, migrate
 from newsdelta.storage.models import Article, ArticleTerm, TrackingLock
 from tests.test_team_scale import pg_available, pg_url  # noqa: F401 - fixtures
 
-NOW = datetime(2025, 3, 31, 12, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 31, 12, tzinfo=UTC)
 SINCE = NOW - timedelta(days=7)
 STORY_TERMS = [f"rare{i}" for i in range(30)]
 
