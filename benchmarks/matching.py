@@ -4,7 +4,7 @@
 
 1. `compare` on pairs of ~1,000-word articles (real text from ../shared scrapinghub ground
    truth: each article against a lightly edited copy of itself with a paragraph from
-   another article inserted), median and p95 in ms, without the semantic extra.
+   another article inserted), median and p95 in ms, words only (no sentence model).
 2. Candidate retrieval (`newsdelta.storage.repo.candidate_stories`) for one new article with N stored
    articles in the candidate index: each stored article gets the 40 signature terms of a real
    article with a quarter of them replaced by terms of its own, and a publication time spread

@@ -278,7 +278,7 @@ def _print(report: dict[str, Any]) -> None:
     if "fitted_thresholds" in report:
         print(f"fitted on the 'fit' split: {report['fitted_thresholds']}  story scores on fit: {report['fit_story_scores']}")
         print(f"fit  : {_line(report['fit'])}")
-    print(f"thresholds: {report['thresholds']}{'  (with the semantic extra)' if report.get('semantic') else ''}")
+    print(f"thresholds: {report['thresholds']}{'  (sentence model on)' if report.get('semantic') else '  (words only)'}")
     print(f"seeds: {_line(report['seeds'])}")
     print(f"test : {_line(report['test'])}")
     for kind, s in report["test_by_kind"].items():
