@@ -115,8 +115,8 @@ def list_stories(session: Session, where: StoryFilter, after: Cursor | None = No
     conditions: list[Any] = []
     if where.text:
         # Case is ignored for ASCII letters, on both databases: SQLite's LIKE does no more, and on
-        # PostgreSQL lower() under the "C" collation does the same at 62 ms over 100,000
-        # headlines, where ILIKE's Unicode case folding took 162 ms.
+        # PostgreSQL lower() under the "C" collation does the same, well faster than ILIKE's
+        # Unicode case folding (docs/performance.md).
         escaped = where.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         title = col(Story.title)
         if sqlite:
@@ -138,8 +138,8 @@ def list_stories(session: Session, where: StoryFilter, after: Cursor | None = No
     order: tuple[Any, ...] = (col(Story.updated_at).desc(), col(Story.id).desc())
     if where.text:
         # Filtering by text, both databases walked the (updated_at, id) index and looked every
-        # story up to read its headline: for a headline no story of 100,000 has, 1.3 s (SQLite)
-        # and 0.7 s (PostgreSQL), against 35-60 ms for a scan and a sort of what matched.
+        # story up to read its headline, far slower for a rare headline than a scan and a sort of
+        # what matched (docs/performance.md).
         # Ordering by an expression keeps the index out of it; the order is the same.
         order = (func.coalesce(col(Story.updated_at), col(Story.updated_at)).desc(), (col(Story.id) + 0).desc())
     query = query.order_by(*order).limit(limit + 1)

@@ -146,7 +146,7 @@ def version_hashes(session: Session, article_id: int) -> list[tuple[int, int, st
 
 # The two reads made for every stored article, as SQL text: built with the expression API, each
 # call cost more to construct and look up in SQLAlchemy's statement cache than to run
-# (measured on PostgreSQL: 0.55 -> 0.31 ms of client CPU per stored article for the two together).
+# (figures in docs/performance.md).
 _VERSION_HASHES = text("SELECT id, number, content_hash FROM article_version WHERE article_id = :article_id ORDER BY number")
 _STORY_VERSIONS = text(
     "SELECT article.id, article.outlet, article_version.id, article_version.source, article_version.title, article_version.blocks "
@@ -206,8 +206,8 @@ def index_terms(session: Session, article: Article, terms: Sequence[str], publis
     if not unique:
         return
     if _dialect(session) == "postgresql":
-        # One statement with the terms as an array: measured on the benchmark's articles (idle
-        # machine), 0.9 ms against 1.4 ms per article for the forty-row executemany.
+        # One statement with the terms as an array, cheaper than a forty-row executemany
+        # (docs/performance.md).
         session.execute(_INDEX_TERMS_PG, {"terms": unique, "article_id": article.id, "story_id": article.story_id,
                                           "outlet": article.outlet, "published_at": published_at})
         return
@@ -293,9 +293,8 @@ def _candidate_statement(terms: int, exclude_outlet: bool, exclude_article: bool
 def _candidate_statement_pg(exclude_outlet: bool, exclude_article: bool) -> TextClause:
     """The same reading on PostgreSQL, with the terms as one array and a LATERAL sub-select per
     term (each term's postings still read newest first and capped): one statement of one shape
-    to parse and plan instead of forty UNION arms. Measured against the UNION form, the same
-    stories found: 0.37 against 1.1 ms per lookup over the benchmark's 1,000 stored articles,
-    and 8.8-9.9 against 10.9-16.9 ms (p50, three rounds) over 100,000 all inside the window."""
+    to parse and plan instead of forty UNION arms; it finds the same stories, faster at every
+    size measured (docs/performance.md)."""
     filters = _posting_filters(exclude_outlet, exclude_article, "p")
     sql = ("SELECT postings.story_id, count(*) AS hits FROM unnest(CAST(:terms AS VARCHAR[])) AS t(term) "
            "CROSS JOIN LATERAL (SELECT p.story_id FROM article_term AS p "

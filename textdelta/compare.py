@@ -281,8 +281,8 @@ def _near_days(a: set[str], b: set[str]) -> bool:
 
 # Share of a new article's signature terms a stored story must share to be compared at all
 # (the pipeline's candidate lookup, newsdelta/stages/match.py), and the larger share it must
-# share to be compared by meaning too. Every telling of one event in the labelled set shares
-# at least 15 of 40 terms (scripts/signature_overlap.py); a story of another event can pass
+# share to be compared by meaning too, which every telling of one event in the labelled set
+# clears (scripts/signature_overlap.py shows the margin); a story of another event can pass
 # the first bar on a topic's words and would cost the model a whole article for nothing.
 MIN_SHARED_TERMS = 0.2
 MIN_SHARED_FOR_MEANING = 0.3
