@@ -311,8 +311,9 @@ def _nearest(new: list[Sentence], old: list[Sentence], matches: list[Match], th:
     # Old sentences the words already matched to a settled new sentence are explained; a
     # paraphrase restates one of the others. (Most of a wire copy or an update is settled by
     # its words, so the model sees only the few sentences that changed.)
-    claimed = {i for k, m in enumerate(matches) if k not in set(unsettled) for i in m.old}
-    candidates = sorted({i for i in range(len(old)) if i not in claimed and old[i].weight > 0}, key=lambda i: i)
+    asked = set(unsettled)
+    claimed = {i for k, m in enumerate(matches) if k not in asked for i in m.old}
+    candidates = [i for i in range(len(old)) if i not in claimed and old[i].weight > 0]
     if not candidates:
         return out
     similarity = semantic.embed([new[k].text for k in unsettled]) @ semantic.embed([old[i].text for i in candidates]).T
