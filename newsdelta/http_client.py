@@ -6,13 +6,18 @@ everywhere, for the seeds demo, the tests and the open web alike."""
 from __future__ import annotations
 
 import email.utils
+import ssl
 import threading
 import time
 import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urljoin
 
+import httpcore
 import httpx
 
 from newsdelta.errors import (
@@ -75,6 +80,54 @@ class HostThrottle:
             return max(0.0, self._next.get(host, 0.0) - time.monotonic() - self.delay_s)
 
 
+# The addresses the host policy accepted for the request being made in this thread.
+_VETTED: ContextVar[tuple[str, ...]] = ContextVar("newsdelta_vetted_addresses", default=())
+
+
+@contextmanager
+def connect_only_to(addresses: tuple[str, ...]) -> Iterator[None]:
+    """Requests made inside this block through a `VettedTransport` connect to `addresses` and
+    nowhere else, whatever the host name resolves to by then."""
+    token = _VETTED.set(addresses)
+    try:
+        yield
+    finally:
+        _VETTED.reset(token)
+
+
+class _VettedBackend(httpcore.SyncBackend):
+    """Opens TCP connections to the vetted addresses instead of resolving the host name again:
+    a name that answered with a public address for the check and answers with a private one
+    now (DNS rebinding) still reaches only the checked address. The name itself is kept for
+    everything else: httpcore sends it as TLS SNI and verifies the certificate against it,
+    and the Host header comes from the URL."""
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None) -> httpcore.NetworkStream:
+        addresses = _VETTED.get()
+        if not addresses:  # fail closed: a connection nobody vetted is not made
+            raise httpcore.ConnectError(f"no checked address to connect to for {host}")
+        for address in addresses[:-1]:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError:
+                continue  # the next address, as socket.create_connection would
+        return super().connect_tcp(addresses[-1], port, timeout, local_address, socket_options)
+
+
+class VettedTransport(httpx.HTTPTransport):
+    """httpx's own transport (TLS, HTTP/1.1, pooling, its exception mapping) with connections
+    opened only to the addresses set by `connect_only_to`."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        ssl_context = ssl_context or httpx.create_ssl_context(trust_env=False)
+        super().__init__(verify=ssl_context, trust_env=False)
+        # httpx takes no network backend, so its pool is replaced by one with the same
+        # settings (httpx's defaults) that connects through ours.
+        self._pool = httpcore.ConnectionPool(ssl_context=ssl_context, network_backend=_VettedBackend(),
+                                             max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+
+
 class Fetcher:
     def __init__(self, settings: Settings, throttle: HostThrottle | None = None) -> None:
         self.settings = settings
@@ -85,6 +138,7 @@ class Fetcher:
             timeout=httpx.Timeout(settings.timeout_s),
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             trust_env=False,
+            transport=VettedTransport(),
         )
 
     def close(self) -> None:
@@ -106,10 +160,11 @@ class Fetcher:
         visited: list[str] = []
         current = url
         while True:
-            self.policy.check(current)  # again after every redirect: a public host may point inward
+            addresses = self.policy.check(current)  # again after every redirect: a public host may point inward
             self._wait_turn(current)
             try:
-                page = self._request(current, headers, deadline)
+                with connect_only_to(addresses):
+                    page = self._request(current, headers, deadline)
             except httpx.TimeoutException:
                 raise FetchTimeout(current, f"timed out after {self.settings.timeout_s:.0f}s") from None
             except httpx.HTTPError as exc:

@@ -45,20 +45,27 @@ class HostPolicy:
 
     allow: tuple[str, ...] = ()
 
-    def check(self, url: str) -> None:
+    def check(self, url: str) -> tuple[str, ...]:
+        """Refuse `url` unless its scheme and every address its host resolves to are allowed.
+        Returns those addresses: a connection for `url` must go to one of them, because a
+        second lookup to connect could answer differently (DNS rebinding)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise BlockedURL(url, f"scheme {parts.scheme or '(none)'!r} is not allowed")
         host = (parts.hostname or "").lower().rstrip(".")
         if not host:
             raise BlockedURL(url, "no host")
+        port = parts.port or _DEFAULT_PORTS[parts.scheme]
         if host in self._allowed_names():
-            return
+            return tuple(raw for raw, _ in _resolve(host, port, url))
         if host in _METADATA_HOSTS:
             raise BlockedURL(url, f"host {host} is a cloud metadata service")
-        for address in _resolve(host, parts.port or _DEFAULT_PORTS[parts.scheme], url):
+        resolved = _resolve(host, port, url)
+        for _, address in resolved:
             if not address.is_global and not self._allowed_address(address):
-                raise BlockedURL(url, f"host {host} resolves to non-public address {address}")
+                raise BlockedURL(url, f"host {host} resolves to non-public address {address}; to fetch it anyway, add {host} "
+                                      "to NEWSDELTA_ALLOW_HOSTS (or [newsdelta] allow_hosts in the config file)")
+        return tuple(raw for raw, _ in resolved)
 
     def _allowed_names(self) -> set[str]:
         return {a.lower() for a in self.allow if not _is_network(a)}
@@ -78,15 +85,19 @@ def _is_network(entry: str) -> bool:
         return False
 
 
-def _resolve(host: str, port: int, url: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def _resolve(host: str, port: int, url: str) -> list[tuple[str, ipaddress.IPv4Address | ipaddress.IPv6Address]]:
+    """Each distinct address `host` resolves to: as the resolver gave it (to connect to) and
+    parsed (to check)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise FetchError(url, f"cannot resolve host {host}: {exc.strerror}") from None
-    addresses = []
+    addresses: list[tuple[str, ipaddress.IPv4Address | ipaddress.IPv6Address]] = []
     for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        raw = str(info[4][0])
+        address = ipaddress.ip_address(raw.split("%")[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
-        addresses.append(address)
+        if all(raw != seen for seen, _ in addresses):
+            addresses.append((raw, address))
     return addresses
