@@ -26,11 +26,13 @@ from newsdelta import metrics
 from newsdelta.errors import ExtractionError
 from newsdelta.stages.extract import Extracted, extract_article
 from textdelta import Document
+from textdelta.furniture import content_blocks
 from textdelta.terms import article_terms
 
 MIN_ARTICLES_FOR_POOL = 16
 NICENESS = 5  # added to the workers' nice value: the flow process, which stores, goes first
 QUEUED_PER_WORKER = 2  # extractions handed to the pool at once, per worker: one running, one ready
+PARENT_CHECK_S = 0.5  # how often a worker looks whether the process that started it is still there
 _pool: ProcessPoolExecutor | None = None
 _lock = threading.Lock()
 
@@ -40,14 +42,26 @@ def pool() -> ProcessPoolExecutor:
     with _lock:
         if _pool is None:
             _pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_lower_priority)
+                                        initializer=_start_worker, initargs=(os.getpid(),))
             atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
         return _pool
 
 
-def _lower_priority() -> None:
+def _start_worker(parent: int) -> None:
     if hasattr(os, "nice"):  # POSIX; elsewhere the workers keep the flow process's priority
         os.nice(NICENESS)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """A worker whose parent was killed (SIGKILL, the OOM killer) would wait for work forever:
+    it holds its task queue's writing end itself, so it never sees the queue close. When it is
+    handed to another parent, it exits. (Not PR_SET_PDEATHSIG: that fires when the *thread*
+    that spawned the worker ends, and the pool is started from a fetch thread that ends with
+    its batch.)"""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
 
 
 def shutdown() -> None:
@@ -147,5 +161,5 @@ def timed_extract(body: bytes, url: str) -> tuple[Extracted | ExtractionError, f
     if result.title:
         # Indexing terms are pure CPU: computed here, in parallel, rather than in the one
         # process that stores articles in order. Not counted as extraction time.
-        result.terms = article_terms(result.title, Document.from_dicts(result.blocks, title=result.title).text)
+        result.terms = article_terms(result.title, content_blocks(Document.from_dicts(result.blocks, title=result.title)).text)
     return result, seconds
