@@ -157,3 +157,18 @@ class TrackingLock(SQLModel, table=True):
     __tablename__ = "tracking_lock"
     id: int = Field(default=1, primary_key=True)
     counter: int = 0
+
+
+class OutletParagraph(SQLModel, table=True):
+    """How many different stories an outlet has carried a paragraph in: one that recurs across
+    unrelated stories is the outlet's template text (a promo, a credit line, a disclaimer),
+    not reporting. Keyed by the paragraph's text key, so no text is kept twice."""
+
+    __tablename__ = "outlet_paragraph"
+    # Matching reads an outlet's template lines (few) out of all its lines (many).
+    __table_args__ = (Index("ix_outlet_paragraph_outlet_stories", "outlet", "stories"),)
+    outlet: str = Field(primary_key=True, max_length=200)
+    key: str = Field(primary_key=True, max_length=32)
+    stories: int = 1
+    last_story_id: int = 0
+    first_seen: datetime = Field(default_factory=utcnow)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from newsdelta.settings import public_page
+from newsdelta.stages.alerts import substance
 from newsdelta.storage import repo
 from newsdelta.storage.models import Article, Finding, Story
 
@@ -36,6 +37,7 @@ class AlertMessage:
     sections: list[dict[str, Any]] = field(default_factory=list)  # {"heading", "under_heading", "paragraphs", "truncated"}
     dedup_key: str = ""
     story_url: str | None = None  # the finding on its story page in `newsdelta web`, when public_url is set
+    amount: str = ""  # how much is new: "adds 3 paragraphs, 140 words"
 
     @property
     def headings(self) -> list[str]:
@@ -65,7 +67,7 @@ def build_message(session: Session, finding: Finding, dedup_key: str = "", publi
     return AlertMessage(
         finding_id=repo.row_id(finding), story_id=finding.story_id, story_title=story.title or article.title, kind=finding.kind,
         score=finding.score, article=_ref(article), compared=compared, sections=sections, dedup_key=dedup_key,
-        story_url=public_page(public_url, f"stories/{finding.story_id}#finding-{finding.id}"),
+        story_url=public_page(public_url, f"stories/{finding.story_id}#finding-{finding.id}"), amount=substance(finding).describe(),
     )
 
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from newsdelta import metrics
 from newsdelta.errors import ConfigError
 from newsdelta.settings import Settings
-from newsdelta.stages.store import NewVersion, stored_doc
+from newsdelta.stages.store import NO_TEMPLATES, NewVersion, stored_content
 from newsdelta.storage import repo
 from newsdelta.storage.models import Article, utcnow
 from textdelta import Comparison, Document, compare_to_story
@@ -42,13 +42,14 @@ class Match:
 def match_story(session: Session, article: Article, new: NewVersion, terms: list[str], settings: Settings) -> Match:
     with metrics.stage("match"):
         if article.story_id is None:
-            return _join_story(session, article, new.doc, terms, settings)
+            return _join_story(session, article, new.content, terms, settings)
         return _against_story(session, article, new, settings)
 
 
 def _join_story(session: Session, article: Article, doc: Document, terms: list[str], settings: Settings) -> Match:
     since = (article.published_at or utcnow()) - timedelta(days=settings.match_window_days)
-    best = find_story(session, doc, terms, since, article.outlet or None, article.id, semantic_scorer(settings))
+    best = find_story(session, doc, terms, since, article.outlet or None, article.id, semantic_scorer(settings),
+                      template_stories=settings.template_stories)
     if best is None:
         article.story_id = repo.create_story(session, doc.title or article.title)
         return Match(article.story_id, None, [], joined=False, kind="new_outlet")
@@ -57,17 +58,19 @@ def _join_story(session: Session, article: Article, doc: Document, terms: list[s
 
 
 def find_story(session: Session, doc: Document, terms: list[str], since: datetime, outlet: str | None,
-               article_id: int | None, semantic: Embedder | None = None) -> tuple[Comparison, int, list[str]] | None:
-    """The stored story `doc` tells, if any, with its comparison and outlets; reads only.
-    Candidates come from the term index; each is compared as a whole story (all its
-    versions), and the best-scoring one that is the same story wins."""
+               article_id: int | None, semantic: Embedder | None = None, template_stories: int = 3,
+               ) -> tuple[Comparison, int, list[str]] | None:
+    """The stored story `doc` (content, furniture set aside) tells, if any, with its comparison
+    and outlets; reads only. Candidates come from the term index; each is compared as a whole
+    story (all its versions, each without its furniture), and the best-scoring one that is the
+    same story wins."""
     best: tuple[Comparison, int, list[str]] | None = None
     min_hits = max(3, math.ceil(len(terms) * MIN_SHARED_TERMS))
     for story_id, _hits in repo.candidate_stories(session, terms, since, outlet, article_id, min_hits=min_hits):
         members = [m for m in repo.story_versions(session, story_id) if m.article_id != article_id]
         if not members:
             continue
-        comparison = compare_to_story([stored_doc(m.title, m.blocks) for m in members], doc, semantic=semantic)
+        comparison = compare_to_story(story_content(session, members, template_stories), doc, semantic=semantic)
         if comparison.same_story and (best is None or comparison.score > best[0].score):
             best = (comparison, story_id, sorted({m.outlet for m in members}))
             if comparison.score >= SETTLED_SCORE:
@@ -87,8 +90,16 @@ def _against_story(session: Session, article: Article, new: NewVersion, settings
     kind = "new_outlet" if previous is not None and previous.source == "feed" and version.source == "page" else "new_version"
     if not members:
         return Match(story_id, None, [], joined=False, kind=kind)
-    comparison = compare_to_story([stored_doc(m.title, m.blocks) for m in members], new.doc, semantic=semantic_scorer(settings))
+    comparison = compare_to_story(story_content(session, members, settings.template_stories), new.content,
+                                  semantic=semantic_scorer(settings))
     return Match(story_id, comparison, sorted({m.outlet for m in members}), joined=False, kind=kind)
+
+
+def story_content(session: Session, members: list[repo.StoryVersion], template_stories: int) -> list[Document]:
+    """The story's tellings as content: each version without its page's furniture, its
+    outlet's template text included."""
+    templates = repo.template_keys(session, {m.outlet for m in members}, template_stories)
+    return [stored_content(m.title, m.blocks, templates.get(m.outlet, NO_TEMPLATES)) for m in members]
 
 
 def semantic_scorer(settings: Settings) -> Embedder | None:

@@ -1,6 +1,10 @@
 """Store-version stage: a text distinct from every version the article already has (by its
 normalised content hash) becomes the article's next version, stored with its diff against
-the previous one (added, changed and removed sentences)."""
+the previous one (added, changed and removed sentences).
+
+A version is stored as extracted, furniture and all (nothing is lost); what counts as its
+content (matched, quoted in findings, diffed) is the text without the page's furniture
+(textdelta.furniture): its bylines, credits, link lines, prompts and the outlet's template text."""
 
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from sqlmodel import Session
 from newsdelta.storage import repo
 from newsdelta.storage.models import Article, ArticleVersion
 from textdelta import Document, compare, content_hash
+from textdelta.furniture import content_blocks
+
+NO_TEMPLATES: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -32,14 +39,17 @@ class ArticleText:
 @dataclass(frozen=True)
 class NewVersion:
     version: ArticleVersion
-    doc: Document
+    doc: Document  # as stored
     previous: ArticleVersion | None
+    content: Document  # without its furniture: what is matched, quoted and diffed
 
 
-def store_version(session: Session, article: Article, text: ArticleText) -> NewVersion | None:
+def store_version(session: Session, article: Article, text: ArticleText, templates: frozenset[str] = NO_TEMPLATES) -> NewVersion | None:
     """Store `text` as the article's next version, or None when it is already stored (this
-    text before, or a concurrent writer between our read and our insert)."""
+    text before, or a concurrent writer between our read and our insert). `templates`: the
+    keys of the outlet's template paragraphs."""
     doc = Document.from_dicts(text.blocks, title=text.title)
+    content = content_blocks(doc, templates)
     digest = content_hash(doc)
     known = repo.version_hashes(session, repo.row_id(article))
     article.title = text.title or article.title
@@ -48,11 +58,11 @@ def store_version(session: Session, article: Article, text: ArticleText) -> NewV
     if any(h == digest for _, _, h in known):
         return None
     previous = repo.get(session, ArticleVersion, known[-1][0]) if known else None
-    diff = json.dumps(version_diff(stored_doc(previous.title, previous.blocks), doc), ensure_ascii=False) if previous else None
+    diff = json.dumps(version_diff(stored_content(previous.title, previous.blocks, templates), content), ensure_ascii=False) if previous else None
     version = repo.add_version(session, article, number=(known[-1][1] if known else 0) + 1, content_hash=digest,
                                title=text.title, byline=text.byline, published_at=text.published_at, blocks=doc.to_dicts(),
                                source=text.source, diff=diff)
-    return NewVersion(version, doc, previous) if version is not None else None
+    return NewVersion(version, doc, previous, content) if version is not None else None
 
 
 def version_diff(old: Document, new: Document) -> dict[str, list[Any]]:
@@ -72,3 +82,9 @@ def stored_doc(title: str, blocks: str) -> Document:
     Documents are immutable, so one object serves every comparison; 512 entries hold the
     versions of the stories a busy hour compares with."""
     return Document.from_dicts(json.loads(blocks), title=title)
+
+
+@lru_cache(maxsize=512)
+def stored_content(title: str, blocks: str, templates: frozenset[str] = NO_TEMPLATES) -> Document:
+    """A stored version's content: the text without its furniture (see the module's note)."""
+    return content_blocks(stored_doc(title, blocks), templates)

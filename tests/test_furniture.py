@@ -1,0 +1,217 @@
+"""Page furniture never becomes a finding: it stays in the stored version (nothing is lost),
+and is set aside from what is matched, quoted in findings and alerts, and diffed. A finding is
+alerted only when it adds substance."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import Session, select
+
+from newsdelta.settings import FeedConfig
+from newsdelta.storage.models import Alert, ArticleVersion, Finding, OutletParagraph
+from tests.builders import article_html, rss, run
+from tests.conftest import seed_text
+from tests.httpserver import Reply
+from textdelta import Block, Document, parse_plain_text
+from textdelta.furniture import content_blocks, furniture_kind, mark_furniture, states_something
+from textdelta.normalize import text_key
+
+RSS = {"Content-Type": "application/rss+xml"}
+
+# One line of each kind the rules know, as pages carry them.
+FURNITURE = {
+    "By Dana Whitfield and Omar Reyes": "byline",
+    "4 Min Read": "dateline",
+    "BUSINESS ・ 4 DAYS AGO": "dateline",
+    "Updated: Mon., Mar. 31, 2025, 6:40 a.m.": "dateline",
+    "Sponsored By": "ui",
+    "Advertisement": "ui",
+    "Share this article": "ui",
+    "Read more: Hegseth visits troops in the Philippines before Tokyo stop": "link",
+    "READ: What the US-Japan command upgrade means for Okinawa": "link",
+    "[Related: Five things to know about the Signal chat leak]": "link",
+    "https://example.com/world/asia/hegseth-japan": "link",
+    "Defense Secretary Pete Hegseth arrives at the ministry in Tokyo (AP Photo/Eugene Hoshiko)": "caption",
+    "Photo credit: Kyodo News / Reuters": "credit",
+    "Reporting by Dana Whitfield; Editing by Sam Ortiz": "credit",
+    "Associated Press writer Mari Yamaguchi in Tokyo contributed to this report.": "credit",
+    "Sign up for our Asia Briefing newsletter to get the day's top stories in your inbox.": "prompt",
+    "We use cookies to improve your experience. Accept cookies to continue.": "prompt",
+    "Follow us on Twitter and Facebook for the latest updates.": "prompt",
+    '<blockquote class="twitter-tweet"><p lang="en">Arrived in Tokyo.</p>&mdash; Pete Hegseth</blockquote>': "embed",
+    "pic.twitter.com/AbC123xyz": "embed",
+    "© 2025 Meridian Post. All rights reserved.": "copyright",
+    "This material may not be published, broadcast, rewritten or redistributed.": "copyright",
+    "TRUMP TARIFF PLAN SENDS MARKETS LOWER": "headlines",
+}
+
+# Reporting that mentions what furniture is made of, and must stay content.
+PROSE = [
+    "The company said in a newsletter to investors on Monday that it would cut 300 jobs.",
+    "An Alibaba spokesperson declined to comment on the pricing to Reuters.",
+    "The photo, taken by a passenger, shows the door plug missing from the fuselage.",
+    "By Tuesday, officials said, the water had receded from most of the town.",
+    "He was sentenced on March 3, 2024, to 11 years in prison.",
+    "Subscribers to the service rose 12 percent, to 4.1 million, the company reported.",
+    "Hegseth declined to say whether he had shared classified information in the chat.",
+]
+
+
+@pytest.mark.parametrize(("line", "kind"), FURNITURE.items())
+def test_each_kind_of_page_furniture_is_recognised(line: str, kind: str) -> None:
+    assert furniture_kind(line) == kind
+
+
+@pytest.mark.parametrize("line", PROSE)
+def test_reporting_that_mentions_furniture_words_stays_content(line: str) -> None:
+    assert furniture_kind(line) is None
+    assert states_something(line)
+
+
+def test_a_list_of_headlines_and_a_repeated_paragraph_are_set_aside_but_a_list_in_the_story_is_not() -> None:
+    blocks = [
+        Block("paragraph", "The council voted 7-2 on Tuesday to close the bridge for repairs."),
+        Block("paragraph", "Mayor Unveils Plan For New Harbour Park"),
+        Block("paragraph", "Police Name Victim Of Saturday Crash On Route 9"),
+        Block("paragraph", "Schools Reopen After Week Of Flooding Across County"),
+        Block("paragraph", "The repairs are expected to take six months."),
+        Block("paragraph", "Residents raised three concerns:"),
+        Block("paragraph", "longer commutes for workers on the east bank"),
+        Block("paragraph", "delivery trucks routed through the old town"),
+        Block("paragraph", "no crossing for cyclists until the summer"),
+        Block("paragraph", "The repairs are expected to take six months."),
+    ]
+    marks = mark_furniture(blocks)
+    assert marks == [None, "headlines", "headlines", "headlines", None, None, None, None, None, "repeat"]
+    # Capitals make a paragraph a headline linking elsewhere, not a subhead.
+    assert furniture_kind("SIGNAL CHAT CONTROVERSY", "heading") is None
+
+
+def test_a_heading_over_nothing_but_furniture_goes_with_it() -> None:
+    doc = Document.from_blocks([Block("paragraph", "The council voted on Tuesday to close the bridge for repairs."),
+                                Block("heading", "More on this story"),
+                                Block("paragraph", "Read more: Bridge closures across the county this year")])
+    assert [b.text for b in content_blocks(doc).blocks] == ["The council voted on Tuesday to close the bridge for repairs."]
+
+
+def _rewrite_with_furniture() -> tuple[Document, list[str], list[str]]:
+    """The seeds' rewrite with every kind of furniture in it, and its Signal paragraph twice."""
+    rewrite = parse_plain_text(seed_text("002_"))
+    signal = [b.text for b in rewrite.blocks[rewrite.blocks.index(Block("heading", "Signal Chat Controversy Overshadows Trip")) + 1:]]
+    lines = list(FURNITURE)
+    blocks = [Block("paragraph", line) for line in lines[:4]] + list(rewrite.blocks[:3])
+    blocks += [Block("paragraph", line) for line in lines[4:14]] + list(rewrite.blocks[3:])
+    blocks += [Block("paragraph", signal[0])]  # the page repeats a paragraph (a pull quote)
+    blocks += [Block("paragraph", line) for line in lines[14:]]
+    blocks += [Block("paragraph", h) for h in ("Stocks Slide As Tariff Deadline Nears For Exporters",
+                                              "Okinawa Governor Demands Say In Base Talks With Tokyo",
+                                              "Typhoon Season Forecast Raised After Warm Spring")]
+    return Document.from_blocks(blocks, title="Hegseth in Tokyo"), lines, signal
+
+
+def test_furniture_is_kept_in_the_stored_version_and_never_reaches_a_finding_or_an_alert(server, engine, fetcher, settings) -> None:  # type: ignore[no-untyped-def]
+    original = parse_plain_text(seed_text("000_"))
+    page, furniture, signal = _rewrite_with_furniture()
+    a = server.route("/a", Reply(200, article_html("Hegseth announces plan", original)))
+    b = server.route("/b", Reply(200, article_html("Hegseth in Tokyo", page, date="2025-03-31")))
+    feeds = [FeedConfig(server.route("/a.xml", Reply(200, rss("A", [{"title": "A", "link": a}]), RSS)), "Harbor Times"),
+             FeedConfig(server.route("/b.xml", Reply(200, rss("B", [{"title": "B", "link": b}]), RSS)), "Meridian Post")]
+    results = run(engine, fetcher, settings, feeds[:1]) + run(engine, fetcher, settings, feeds[1:])
+    assert [r.status for r in results] == ["stored", "stored"]
+    with Session(engine) as s:
+        stored = "\n".join(b["text"] for v in s.exec(select(ArticleVersion)).all() for b in json.loads(v.blocks))
+        [finding] = s.exec(select(Finding)).all()
+        alerts = s.exec(select(Alert)).all()
+    kept = [line for line in furniture if line in stored]
+    assert len(kept) >= len(furniture) - 3, f"extraction dropped most of the test's furniture itself: {set(furniture) - set(kept)}"
+    quoted = [p for section in json.loads(finding.new_sections) for p in section["paragraphs"]]
+    assert quoted == signal, "exactly the Signal section, each paragraph once: no furniture, no repeat"
+    assert len(alerts) == 1
+    with Session(engine) as s:
+        assert s.exec(select(OutletParagraph).where(OutletParagraph.outlet == "Meridian Post")).all(), "its paragraphs were counted"
+
+
+SIGN_OFF = "Harbour Ledger is supported by its readers across the county and beyond."
+
+
+def test_a_paragraph_an_outlet_carries_in_several_stories_is_its_template_and_is_not_new(server, engine, fetcher, settings) -> None:  # type: ignore[no-untyped-def]
+    """No rule knows this sign-off by its form; the per-outlet counts do, once it has recurred
+    in `template_stories` different stories of that outlet."""
+    topics = [
+        ("Bridge", "The council voted on Tuesday to close the Amberley bridge for six months of repairs, the mayor said.",
+         "Engineers found corrosion in two of the bridge's main cables during an inspection in May."),
+        ("Library", "The county library will open on Sundays from next month after a donation of 2 million dollars.",
+         "The donor, a retired teacher, asked not to be named, the library's director said."),
+        ("Ferry", "The Portmere ferry will run every 20 minutes in summer, up from every 40, the operator announced.",
+         "A second boat, leased from a Norwegian company, arrives in June and will carry 300 passengers."),
+    ]
+    pages = []
+    for i, (slug, lede, detail) in enumerate(topics):
+        doc = Document.from_blocks([Block("paragraph", lede), Block("paragraph", detail), Block("paragraph", SIGN_OFF)])
+        pages.append({"title": f"{slug} news", "link": server.route(f"/ledger/{slug}", Reply(200, article_html(f"{slug} news", doc)))})
+    ledger = FeedConfig(server.route("/ledger.xml", Reply(200, rss("L", pages), RSS)), "Harbour Ledger")
+    run(engine, fetcher, settings, [ledger])
+    with Session(engine) as s:
+        row = s.get(OutletParagraph, ("Harbour Ledger", text_key(SIGN_OFF)))
+    assert row is not None and row.stories == 3
+
+    # Another outlet reports a new event first; the Ledger's later telling adds a fact, and its sign-off.
+    school = ["Westfield primary school reopened on Monday, three weeks after a fire destroyed its library and two classrooms.",
+              "About 240 pupils returned to lessons in temporary buildings on the playing field, the head teacher said.",
+              "The fire started in an electrical cupboard overnight on March 2, investigators found."]
+    first = Document.from_blocks([Block("paragraph", p) for p in school])
+    later = Document.from_blocks([*(Block("paragraph", p) for p in school),
+                                  Block("paragraph", "Rebuilding will cost about 1.8 million pounds, paid by the county's insurer."),
+                                  Block("paragraph", SIGN_OFF)])
+    courier = FeedConfig(server.route("/courier.xml", Reply(200, rss("C", [{"title": "School reopens", "link": server.route(
+        "/courier/school", Reply(200, article_html("School reopens", first)))}]), RSS)), "County Courier")
+    ledger2 = FeedConfig(server.route("/ledger2.xml", Reply(200, rss("L", [{"title": "School back after fire", "link": server.route(
+        "/ledger/school", Reply(200, article_html("School back after fire", later)))}]), RSS)), "Harbour Ledger")
+    run(engine, fetcher, settings, [courier])
+    run(engine, fetcher, settings, [ledger2])
+    with Session(engine) as s:
+        [finding] = s.exec(select(Finding)).all()
+    quoted = [p for section in json.loads(finding.new_sections) for p in section["paragraphs"]]
+    assert quoted == ["Rebuilding will cost about 1.8 million pounds, paid by the county's insurer."]
+
+
+@pytest.mark.parametrize(("min_words", "alerted"), [(12, False), (0, False)])
+def test_a_finding_without_a_sentence_that_states_something_is_stored_but_not_alerted(server, engine, fetcher, settings, min_words: int,  # type: ignore[no-untyped-def]
+                                                                                          alerted: bool) -> None:
+    _two_tellings(server, engine, fetcher, settings.with_overrides(alerts_min_new_words=min_words),
+                  added=["Pete Hegseth and Gen Nakatani at the Tokyo ministry", "Hegseth's second trip to Asia"])
+    with Session(engine) as s:
+        assert len(s.exec(select(Finding)).all()) == 1, "the finding is stored (and shown), only not sent"
+        assert (len(s.exec(select(Alert)).all()) == 1) is alerted
+
+
+@pytest.mark.parametrize(("min_words", "alerted"), [(12, True), (40, False)])
+def test_the_alert_threshold_counts_new_words(server, engine, fetcher, settings, min_words: int, alerted: bool) -> None:  # type: ignore[no-untyped-def]
+    fact = "China's foreign ministry summoned the U.S. ambassador on Monday evening to protest against the plan."  # 15 words
+    _two_tellings(server, engine, fetcher, settings.with_overrides(alerts_min_new_words=min_words), added=[fact])
+    with Session(engine) as s:
+        assert len(s.exec(select(Finding)).all()) == 1
+        assert (len(s.exec(select(Alert)).all()) == 1) is alerted
+
+
+def test_the_alert_says_how_much_is_new(server, engine, fetcher, settings, capsys) -> None:  # type: ignore[no-untyped-def]
+    from newsdelta.stages.deliver import deliver_all
+
+    _two_tellings(server, engine, fetcher, settings, added=[
+        "China's foreign ministry summoned the U.S. ambassador on Monday evening to protest against the plan.",
+        "Japan's opposition leader called for a parliamentary debate before any change to the command structure.",
+    ])
+    deliver_all(engine, settings)
+    out = capsys.readouterr()
+    assert "Adds 2 paragraphs, 30 words." in out.out + out.err, out.out
+
+
+def _two_tellings(server, engine, fetcher, settings, added: list[str]) -> None:  # type: ignore[no-untyped-def]
+    original = parse_plain_text(seed_text("000_"))
+    later = Document.from_blocks([*original.blocks, *(Block("paragraph", p) for p in added)])
+    a = server.route("/a", Reply(200, article_html("Hegseth announces plan", original)))
+    b = server.route("/b", Reply(200, article_html("Hegseth announces plan", later, date="2025-03-31")))
+    run(engine, fetcher, settings, [FeedConfig(server.route("/a.xml", Reply(200, rss("A", [{"title": "A", "link": a}]), RSS)), "Harbor Times")])
+    run(engine, fetcher, settings, [FeedConfig(server.route("/b.xml", Reply(200, rss("B", [{"title": "B", "link": b}]), RSS)), "Meridian Post")])

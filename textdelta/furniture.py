@@ -1,0 +1,282 @@
+"""Page furniture: what a page carries around its article that is not the article (bylines,
+credits and captions, "Read more" links, lists of other headlines, newsletter and cookie
+prompts, copyright lines, datelines and reading times, embed markup, labels such as "Share"
+and "Advertisement", an outlet's recurring template text, a paragraph repeated on the page).
+
+Extraction keeps some of it, and stored versions keep what extraction gave. Furniture is set
+aside only from the content that counts: what a telling is matched on, what a finding quotes
+and what a version diff shows. Each rule names a kind, so what was set aside can be shown and
+checked by a person.
+
+The rules are deliberately narrow: a line is furniture when its form says so (a short line
+opening with "Reporting by", a bare URL, a line of markup), not when it merely mentions a
+newsletter or a photograph. Long paragraphs are furniture only for the markers that never occur
+in reporting (a copyright notice, raw embed markup). Other short lines without a sentence in
+them (captions, list items, subheads set as paragraphs) stay content: the words are often the
+article's own. They are not substance for an alert on their own (see `states_something`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from functools import lru_cache
+
+from textdelta.blocks import Block, Document
+from textdelta.normalize import folded, text_key
+
+# A paragraph longer than this is prose whatever its opening words: a rule that reads a line's
+# opening ("Read more:", "By …") applies only up to here.
+SHORT_WORDS = 40
+# A dateline ("Updated 4:14 p.m.", "BUSINESS · 4 DAYS AGO", "4 Min Read") is a short line.
+DATELINE_WORDS = 12
+# Lines without closing punctuation up to this long, two or more in a row: a list of headlines.
+HEADLINE_WORDS = 25
+# A list of headlines: this many title-like lines in a row. Lists in articles (features,
+# steps, findings) are written in sentence case and stay article text.
+HEADLINE_RUN = 3
+TITLE_CASE_SHARE = 0.75
+# Scripts written without spaces have no words to count: characters stand in for them.
+UNSPACED_CHARS_PER_WORD = 3
+
+_END = re.compile(r"[.!?…。！？।۔؟](?:[\s\"'”’»)\]]*)$|[\"”’»]$")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+_UI_LINES = frozenset(
+    folded(s).rstrip(".:!") for s in (
+        "advertisement", "advertising", "ad", "sponsored", "sponsored by", "sponsored content", "paid content", "promoted",
+        "share", "share this", "share this article", "share this story", "share on facebook", "share on twitter", "tweet",
+        "email", "print", "print article", "print this page", "order reprints", "reprints", "comments", "comment", "view comments",
+        "show comments", "leave a comment", "thank you", "close", "menu", "skip to content", "skip to main content", "back to top",
+        "continue reading", "read full article", "read the full story", "read more", "see more", "load more", "show more",
+        "loading", "loading…", "explore further", "more", "related", "related articles", "related stories", "related content",
+        "recommended", "recommended for you", "you may also like", "you might also like", "most read", "most popular",
+        "trending", "trending now", "up next", "don't miss", "more from", "more stories", "top stories", "latest news",
+        "listen", "listen to this article", "watch", "video", "photo", "photos", "gallery", "image", "caption",
+        "this article has been sent to", "an error has occurred, please try again later", "story continues below advertisement",
+        "article continues below", "scroll to continue", "subscribe", "sign up", "log in", "sign in", "register",
+        "accept", "accept cookies", "manage cookies", "cookie settings", "feedback", "report an error", "send us feedback",
+    )
+)
+
+_LINK = re.compile(
+    r"^\W*(?:related(?: articles?| stories| coverage| content| news)?|read more|read also|also read|read next|read:|see also|see more|"
+    r"more on this(?: story)?|more:|more from [^:]{1,40}:|watch:|watch more|listen:|also:|recommended(?: reading)?|further reading|"
+    r"don'?t miss|must read|you may also like|you might also like|explore further|up next|trending:|latest:|"
+    r"leggi anche|lire aussi|à lire aussi|lesen sie auch|mehr zum thema|siehe auch|lea también|lee también|leia também|"
+    r"veja também|zie ook|czytaj też|читайте также|filed under|tags?:|topics?:|categories:|listen:|listen (?:live|now|again|back)\b)(?=\W|$)",
+    re.IGNORECASE,
+)
+_PROMPT = re.compile(
+    r"\b(?:sign up (?:for|to|here|now|today)|subscribe (?:to|now|here|today|for)|(?:sign up|subscribe|register)\b[^.]{0,60}newsletter|"
+    r"newsletters? (?:here|delivered|straight)|get (?:our|the) [\w' ]{0,30}newsletter|in your inbox|to your inbox|"
+    r"moderat\w+ (?:all )?comments|comments (?:are|will be) (?:moderated|reviewed|closed)|letters? to the editor|"
+    r"click here|tap here|download (?:the|our) app|get the [\w' ]{1,40} app|follow (?:us|him|her|them) (?:on|@)|follow @|"
+    r"on (?:twitter|facebook|instagram|x|youtube|tiktok|linkedin)(?: and| or|[.,]|$)|we use cookies|cookie (?:policy|settings|preferences)|"
+    r"accept (?:all )?cookies|if you enjoyed this (?:article|story)|support (?:our|independent) journalism|become a (?:member|subscriber)|"
+    r"already a subscriber|subscribers? only|log in to|sign in to|have a (?:news )?tip|send us a tip|share it with a friend|"
+    r"share this (?:article|story)|listen to (?:this|the) (?:article|podcast|episode)|watch the (?:video|full)|terms of (?:use|service)|"
+    r"privacy policy)",
+    re.IGNORECASE,
+)
+_CREDIT = re.compile(
+    r"^\W*(?:(?:additional |with )?reporting by|writing by|written by|editing by|edited by|compiled by|produced by|research by|"
+    r"graphics? by|illustrations? by|(?:photos?|images?|pictures?|photographs?|video|footage|credits?|source|foto|bild|fuente)"
+    r"(?: credits?| by)?\s*[:|/]|"
+    r".{2,240}?\bcontributed (?:to )?(?:this )?(?:report|reporting|story|article)|"
+    r"(?:write to|email|e-mail|contact|reach) (?:the (?:author|reporters?|writers?)|[\w.' -]{2,60}) (?:at|on|via)\b|"
+    r"(?:this (?:story|article|report) (?:was|has been) (?:updated|corrected|produced|written|edited|originally published))|"
+    r"(?:citation:))",
+    re.IGNORECASE,
+)
+_CAPTION_END = re.compile(
+    r"(?:\((?:[^()]{0,60}(?:photo|image|picture|credit|via|file)[^()]{0,60}|AP|AFP|Reuters|Getty(?: Images)?)\)|"
+    r"\b(?:AP Photo|REUTERS|AFP|Getty Images|EPA|Bloomberg|PA Images?|Xinhua)\s*/\s*[\w .'-]{1,60}|"
+    r"/\s*(?:AP|AFP|Reuters|Getty(?: Images)?|EPA|Bloomberg|Shutterstock)|\b(?:Getty Images|Shutterstock|iStock|Alamy)|"
+    r"\b(?:photo|image|picture|photograph|credit|foto)\s*(?::|by|©)\s*[\w .'&/-]{1,60})\W*$",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(
+    r"^\W*(?i:by|von|par|por|di|door|av|af)\s+(?:[A-Z][\w.'’-]*|de|van|von|da|del|la|le|al|bin|and|&|,|\s)+"
+    r"(?:[,|–—-]+\s*[\w .'’&-]{0,60})?$|^\W*(?:staff reports?|staff writer|wire reports?|from wire reports|"
+    r"(?:associated press|reuters|afp|bloomberg|cnn|bbc)(?: staff)?)\W*$"
+)
+_COPYRIGHT = re.compile(
+    r"(?:^\W*(?:©|\(c\)|copyright\b)|\ball rights reserved\b|무단전재|無断転載|版权所有|"
+    r"this copy is for your personal,? non-commercial use|may not be (?:published|reproduced|redistributed|rewritten)|"
+    r"distribution and use of this material are governed)",
+    re.IGNORECASE,
+)
+# Notices that never occur in reporting, whatever the paragraph's length.
+_LICENCE = re.compile(r"this copy is for your personal,? non-commercial use|distribution and use of this material are governed", re.IGNORECASE)
+_EMBED = re.compile(
+    r"<\s*/?\s*(?:blockquote|iframe|script|div|span|a|p|img|embed|figure|br|twitter-widget|amp-[\w-]+)\b[^>]*>|"
+    r"\bclass=[\"'][\w -]*(?:twitter-tweet|instagram-media|tiktok-embed)|\[/?(?:button|embed|caption|video|tweet|gallery)\b|"
+    r"\bpic\.twitter\.com/\w+|\binstgrm\.Embeds\b|\bplatform\.twitter\.com\b",
+    re.IGNORECASE,
+)
+_URL_ONLY = re.compile(r"^\W*(?:(?:https?://|www\.)\S+\s*)+$|^\W*\S+@\S+\.\w+(?:\s+\S+)?\W*$", re.IGNORECASE)
+_URL = re.compile(r"\bhttps?://\S+|\bwww\.\S+\.\w+", re.IGNORECASE)
+_MONTH = (r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?")
+_DATELINE = re.compile(
+    r"(?:\b\d+\s*(?:min(?:ute)?s?|mins?)\.?\s*(?:read|reading|de leitura|de lectura|lesezeit|lecture)\b|"
+    r"\b(?:reading time|read time|tempo de leitura|tiempo de lectura|lesezeit|temps de lecture)\b|"
+    r"\b\d+\s*(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?)\s+ago\b|"
+    r"^\W*(?:published|posted|updated|last updated|first published|modified|created|date|dated)\b[\s:,]*(?:on|at)?\s*"
+    r"(?:\w+[.,]*\s*){0,2}(?:\d|" + _MONTH + r")|"
+    r"^\W*(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*)?(?:\d{1,2}\s+" + _MONTH + r"|" + _MONTH + r"\s+\d{1,2})(?:,?\s+\d{4})?"
+    r"(?:[\s,|·•-]+\d{1,2}[:.]\d{2}\s*(?:[ap]\.?m\.?)?(?:\s*[A-Z]{2,4})?)?\W*$|"
+    r"^\W*\d{1,2}[:.]\d{2}\s*(?:[ap]\.?m\.?)?\s*(?:[A-Z]{2,4}\s*)?[\d/.-]{0,10}\b|"
+    r"^\W*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|^\W*\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b|기사입력|入力|更新日)",
+    re.IGNORECASE,
+)
+
+
+_DATE_TOKENS = re.compile(
+    r"\b(?:" + _MONTH + r"|(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?|[ap]\.?m\.?|(?-i:[A-Z]{2,4})|published|posted|"
+    r"updated|last|first|modified|on|at|ago|min|mins|minutes?|hours?|days?|read)\b",
+    re.IGNORECASE,
+)
+
+
+def _words(text: str) -> int:
+    """Words, or for text without spaces (Chinese, Japanese, Thai) its characters divided by a
+    typical word length: a 60-character Japanese sentence is not a short line."""
+    count = len(text.split())
+    if count <= 2 and len(text) > 12:
+        count = max(count, len(_WORD.findall(text)), len(text) // UNSPACED_CHARS_PER_WORD)
+    return count
+
+
+def is_sentence(text: str) -> bool:
+    """The line ends as a sentence ends (closing quotes and brackets aside)."""
+    return bool(_END.search(text.strip()))
+
+
+@lru_cache(maxsize=16384)
+def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
+    """Which kind of furniture this block is on its own, or None when it may be article text.
+    Headings are judged by the same rules, except that capitals make a paragraph a headline
+    linking elsewhere but not a heading (subheads are often set in capitals)."""
+    stripped = text.strip()
+    if not stripped:
+        return "ui"
+    words = _words(stripped)
+    key = folded(stripped).rstrip(".:!…").strip()
+    if key in _UI_LINES:
+        return "ui"
+    if _EMBED.search(stripped):
+        return "embed"
+    if _COPYRIGHT.search(stripped) and (words <= SHORT_WORDS or _LICENCE.search(stripped) or stripped.lower().startswith(("©", "copyright", "(c)"))):
+        return "copyright"
+    if words > SHORT_WORDS:
+        return None
+    if _URL_ONLY.match(stripped) or (words <= 15 and _URL.search(stripped)):
+        return "link"
+    if _LINK.match(stripped) or (stripped.startswith(("[", "(")) and _LINK.match(stripped[1:])):
+        return "link"
+    if _CREDIT.match(stripped):
+        return "credit"
+    if words <= 20 and _BYLINE.match(stripped):
+        return "byline"
+    if _PROMPT.search(stripped):
+        return "prompt"
+    if words <= 16 and (_CAPTION_END.search(stripped) or "©" in stripped):
+        return "caption"
+    if words <= DATELINE_WORDS and _DATELINE.search(stripped) and not _ends_like_prose(stripped):
+        return "dateline"
+    if kind != "heading" and words >= 3 and stripped.upper() == stripped and any(c.isalpha() for c in stripped) \
+            and (not is_sentence(stripped) or words <= DATELINE_WORDS):
+        return "headlines"  # a headline in capitals between paragraphs links to another story
+    return None
+
+
+def _ends_like_prose(text: str) -> bool:
+    """A dateline pattern inside a real sentence ("Published in May, the report found …") is
+    reporting: words remain once the dates, times and dateline labels are taken out."""
+    words = [w for w in _WORD.findall(_DATE_TOKENS.sub(" ", text)) if not w.isdigit()]
+    return is_sentence(text) and len(words) >= 4
+
+
+def _headline_like(text: str) -> bool:
+    """A line written as a headline: no closing punctuation, a few words, and in title case
+    (most longer words capitalised) or in capitals."""
+    stripped = text.strip()
+    if is_sentence(stripped) or not 4 <= _words(stripped) <= HEADLINE_WORDS:
+        return False
+    long_words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", stripped) if len(w) >= 4]
+    if not long_words:
+        return False
+    return sum(w[0].isupper() for w in long_words) / len(long_words) >= TITLE_CASE_SHARE
+
+
+def mark_furniture(blocks: Sequence[Block], templates: Collection[str] = ()) -> list[str | None]:
+    """For each block, the kind of furniture it is, or None for article text. Besides each
+    block's own form: a run of two or more headline-like lines (no closing punctuation) is a
+    list of headlines, a paragraph seen before on the page is a repeat, and a paragraph whose
+    text key is in `templates` is the outlet's template text."""
+    marks: list[str | None] = [furniture_kind(b.text, b.kind) for b in blocks]
+    seen: set[str] = set()
+    for i, block in enumerate(blocks):
+        if marks[i] is not None or block.kind == "heading":
+            continue
+        key = text_key(block.text)
+        if key in templates:
+            marks[i] = "template"
+        elif key in seen:
+            marks[i] = "repeat"
+        seen.add(key)
+    run: list[int] = []
+    for i, block in enumerate([*blocks, Block("paragraph", "end.")]):
+        if i < len(blocks) and block.kind == "paragraph" and marks[i] in (None, "fragment", "headlines") and _headline_like(block.text):
+            run.append(i)
+            continue
+        if len(run) >= HEADLINE_RUN:
+            for j in run:
+                marks[j] = "headlines"
+        run = []
+    return marks
+
+
+def content_blocks(doc: Document, templates: Collection[str] = ()) -> Document:
+    """The document without its furniture: what is matched, quoted and diffed. A heading left
+    with nothing under it but furniture goes too."""
+    marks = mark_furniture(doc.blocks, templates)
+    kept = [b for b, m in zip(doc.blocks, marks, strict=True) if m is None]
+    pruned: list[Block] = []
+    for i, block in enumerate(kept):
+        if block.kind == "heading" and (i + 1 == len(kept) or kept[i + 1].kind == "heading") and _dropped_under(doc, marks, block):
+            continue
+        pruned.append(block)
+    if len(pruned) == len(doc.blocks):
+        return doc
+    return Document.from_blocks(pruned, title=doc.title)
+
+
+def _dropped_under(doc: Document, marks: list[str | None], heading: Block) -> bool:
+    """The heading had paragraphs on the page, all of them furniture (a "Related" box)."""
+    start = doc.blocks.index(heading) + 1
+    under = []
+    for block, mark in zip(doc.blocks[start:], marks[start:], strict=True):
+        if block.kind == "heading":
+            break
+        under.append(mark)
+    return bool(under) and all(m is not None for m in under)
+
+
+def template_keys(blocks: Sequence[Block]) -> set[str]:
+    """The keys under which a page's paragraphs count toward its outlet's template text: each
+    distinct paragraph that its own form does not already mark as furniture."""
+    return {text_key(b.text) for b in blocks if b.kind == "paragraph" and furniture_kind(b.text, b.kind) is None}
+
+
+# A sentence that states something has at least this many words.
+STATEMENT_WORDS = 6
+
+
+def states_something(text: str) -> bool:
+    """A paragraph with a sentence in it that states something: enough words, ending as a
+    sentence ends, and not in capitals. Not a heading, a caption, a label or a fragment."""
+    stripped = text.strip()
+    return (is_sentence(stripped) and _words(stripped) >= STATEMENT_WORDS and stripped.upper() != stripped
+            and furniture_kind(stripped) is None)
