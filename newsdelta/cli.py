@@ -203,25 +203,30 @@ def alerts(config: Path | None = ConfigOption,
            status: str | None = typer.Option(None, help="pending, sending, sent or failed."),
            retry: bool = typer.Option(False, "--retry", help="Send pending and failed alerts now, ignoring backoff."),
            as_json: bool = JsonOption) -> None:
-    """The alert outbox: pending, sent and failed alerts with the last error."""
+    """The alert outbox: pending, sent and failed alerts with the last error. With --retry, the
+    exit status is 1 when any delivery failed."""
     from newsdelta.views import alerts_view
 
     engine = _engine(config)
+    failed = 0
     if retry:
         from newsdelta.stages.deliver import deliver_all
 
         report = deliver_all(engine, _settings(config), force=True)
-        typer.echo(f"retried: {len(report.sent)} sent, {len(report.failed)} failed", err=as_json)
+        failed = len(report.failed)
+        typer.echo(f"retried: {len(report.sent)} sent, {failed} failed", err=as_json)
     rows = alerts_view(engine, status)
     if as_json:
         _print_json(rows)
-        return
-    if not rows:
-        typer.echo("No alerts.")
-    for a in rows:
-        typer.echo(f"#{a['id']:<5} {a['channel']:<8} {a['status']:<8} attempts={a['attempts']}  {a['story']}")
-        if a["last_error"]:
-            typer.echo(f"       last error: {a['last_error']} (next attempt {a['next_attempt_at']})")
+    else:
+        if not rows:
+            typer.echo("No alerts.")
+        for a in rows:
+            typer.echo(f"#{a['id']:<5} {a['channel']:<8} {a['status']:<8} attempts={a['attempts']}  {a['story']}")
+            if a["last_error"]:
+                typer.echo(f"       last error: {a['last_error']} (next attempt {a['next_attempt_at']})")
+    if failed:
+        raise typer.Exit(1)  # a script or cron job retrying deliveries must see that some still fail
 
 
 @app.command()

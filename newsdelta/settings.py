@@ -89,6 +89,9 @@ class Settings:
                                             toml=("alerts.email", "secret_block"), kind="optional")
     smtp_tls: str = setting("starttls", "starttls, ssl or none.", env="NEWSDELTA_SMTP_TLS", toml=("alerts.email", "tls"),
                             kind="smtp_tls")
+    smtp_ca_file: Path | None = setting(None, "PEM file of a certificate authority trusted for the SMTP server's certificate, "
+                                        "besides the system's (a mail server with its own CA); relative to the config file.",
+                                        env="NEWSDELTA_SMTP_CA_FILE", toml=("alerts.email", "ca_file"), kind="path")
     smtp_timeout_s: float = setting(30.0, "Timeout for one SMTP conversation, seconds.", toml=("alerts.email", "timeout_s"),
                                     kind="positive")
     email_from: str | None = setting(None, "Sender address of alert emails.", env="NEWSDELTA_EMAIL_FROM",
@@ -316,8 +319,9 @@ def _read_config(path: Path) -> dict[str, Any]:
                 known = sorted(k for t, k in by_place if t == table)
                 raise ConfigError(f"{path}: unknown setting [{table}] {key} (known there: {', '.join(known)})")
             values[f.name] = _read(f, value, f"{path}: [{table}] {key}")
-    if "templates_dir" in values:
-        values["templates_dir"] = (path.parent / values["templates_dir"]).resolve()
+    for relative in ("templates_dir", "smtp_ca_file"):
+        if relative in values:
+            values[relative] = (path.parent / values[relative]).resolve()
     feeds = raw.get("feeds", [])
     if not isinstance(feeds, list):
         raise ConfigError(f"{path}: feeds must be [[feeds]] tables")

@@ -9,6 +9,7 @@ import ssl
 import sys
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from pathlib import Path
 from typing import Protocol, TextIO
 
 import httpx
@@ -69,9 +70,10 @@ class SlackChannel:
 
 
 class EmailChannel:
-    """SMTP with STARTTLS, implicit TLS or none. The Message-ID is derived from the alert's
-    dedup key, so a resend after a crash carries the same Message-ID and mail systems that
-    deduplicate on it show one message."""
+    """SMTP with STARTTLS, implicit TLS or none. TLS always verifies the server's certificate
+    and name, against the system's CAs plus `smtp_ca_file` when set. The Message-ID is derived
+    from the alert's dedup key, so a resend after a crash carries the same Message-ID and mail
+    systems that deduplicate on it show one message."""
 
     name = "email"
 
@@ -80,6 +82,7 @@ class EmailChannel:
             raise ConfigError("email alerts need NEWSDELTA_SMTP_HOST and NEWSDELTA_EMAIL_TO")
         self.env, self.settings, self._password = env, settings, password
         register_secret(password)
+        self._tls = _tls_context(settings.smtp_ca_file) if settings.smtp_tls != "none" else None
 
     def build(self, message: AlertMessage) -> EmailMessage:
         s = self.settings
@@ -99,12 +102,12 @@ class EmailChannel:
         email = self.build(message)
         try:
             if s.smtp_tls == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host or "", s.smtp_port, timeout=s.smtp_timeout_s, context=ssl.create_default_context())
+                client: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host or "", s.smtp_port, timeout=s.smtp_timeout_s, context=self._tls)
             else:
                 client = smtplib.SMTP(s.smtp_host or "", s.smtp_port, timeout=s.smtp_timeout_s)
             with client:
                 if s.smtp_tls == "starttls":
-                    client.starttls(context=ssl.create_default_context())
+                    client.starttls(context=self._tls)
                 if s.smtp_user:
                     client.login(s.smtp_user, self._password or "")
                 refused = client.send_message(email)
@@ -114,18 +117,54 @@ class EmailChannel:
             raise AlertDeliveryError(self.name, f"SMTP login refused ({exc.smtp_code})") from None
         except smtplib.SMTPResponseException as exc:
             raise AlertDeliveryError(self.name, f"SMTP error {exc.smtp_code}") from None
+        except smtplib.SMTPNotSupportedError:
+            raise AlertDeliveryError(self.name, f"the SMTP server {s.smtp_host}:{s.smtp_port} does not offer STARTTLS: set "
+                                     "NEWSDELTA_SMTP_TLS=ssl if it expects TLS from the start (usually port 465), or "
+                                     "NEWSDELTA_SMTP_TLS=none to send without encryption") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise AlertDeliveryError(self.name, f"the SMTP server's certificate is not trusted ({exc.verify_message}); if your "
+                                     "own CA signed it, set NEWSDELTA_SMTP_CA_FILE to that CA's PEM file") from None
+        except ssl.SSLError as exc:
+            raise AlertDeliveryError(self.name, f"TLS with the SMTP server failed ({exc.reason or type(exc).__name__}): "
+                                     "NEWSDELTA_SMTP_TLS=ssl expects TLS from the first byte (usually port 465), "
+                                     "starttls a plain connection that is then upgraded (usually 587)") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise AlertDeliveryError(self.name, f"SMTP failed ({type(exc).__name__})") from None
 
 
-def load_secret(block_name: str | None) -> str | None:
-    """A Prefect Secret block's value, when the settings name one."""
+def _tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"NEWSDELTA_SMTP_CA_FILE {ca_file}: not a readable PEM certificate file "
+                              f"({getattr(exc, 'strerror', None) or exc})") from None
+    return context
+
+
+def load_secret(block_name: str | None, what: str) -> str | None:
+    """A Prefect Secret block's value (`what` it holds, for messages), when the settings name
+    one. It comes from the Prefect API (PREFECT_API_URL); a block that is missing, empty or
+    unreadable is a configuration error that names the block and never shows a value."""
     if not block_name:
         return None
     from prefect.blocks.system import Secret
 
-    value = Secret.load(block_name).get()  # type: ignore[union-attr]  # Prefect types load() as maybe-awaitable; it is sync here
-    return str(value) if value is not None else None
+    where = f"Prefect Secret block {block_name!r} ({what})"
+    try:
+        # _sync: the value is needed here and now, also when called from async code
+        block = Secret.load(block_name, _sync=True)  # type: ignore[call-arg]
+    except ValueError:
+        raise ConfigError(f"{where} does not exist on the Prefect server at PREFECT_API_URL; "
+                          f"create it there, e.g. Secret(value=...).save({block_name!r})") from None
+    except Exception as exc:  # noqa: BLE001 - the API unreachable or refusing, as whichever client error
+        raise ConfigError(f"{where} cannot be read ({type(exc).__name__}); is PREFECT_API_URL the server that holds it?") from None
+    value = block.get()  # type: ignore[union-attr]  # Prefect types load() as maybe-awaitable; it is sync here
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where} must hold a non-empty text value")
+    register_secret(value)
+    return value
 
 
 def make_channels(settings: Settings, env: Environment, names: list[str] | None = None) -> dict[str, Channel]:
@@ -135,12 +174,12 @@ def make_channels(settings: Settings, env: Environment, names: list[str] | None 
         if name == "console":
             channels[name] = ConsoleChannel(env)
         elif name == "slack":
-            url = settings.slack_webhook_url or load_secret(settings.slack_secret_block)
+            url = settings.slack_webhook_url or load_secret(settings.slack_secret_block, "the Slack webhook URL")
             if not url:
                 raise ConfigError("slack alerts need NEWSDELTA_SLACK_WEBHOOK_URL or [alerts.slack] secret_block")
             channels[name] = SlackChannel(env, url, settings.timeout_s)
         elif name == "email":
-            channels[name] = EmailChannel(env, settings, settings.smtp_password or load_secret(settings.smtp_secret_block))
+            channels[name] = EmailChannel(env, settings, settings.smtp_password or load_secret(settings.smtp_secret_block, "the SMTP password"))
         else:
             raise ConfigError(f"unknown alert channel {name!r}")
     return channels

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,22 @@ from newsdelta.alerts.message import AlertMessage
 
 _SLACK_MARKUP = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _MRKDWN_CONTROL = re.compile(r"([*_~`])")
+
+# Slack's documented limits for one message (Block Kit reference): a message over any of them
+# is refused whole (HTTP 400 invalid_blocks).
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_FIELD_TEXT = 2000
+MAX_FIELDS = 10
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_ACTIONS_ELEMENTS = 25
+MAX_BUTTON_TEXT = 75
+MAX_URL = 3000
+MAX_FALLBACK_TEXT = 4000  # the notification text: Slack advises keeping it under this
+# Not in the reference, but Slack also refuses messages whose blocks add up to much more
+# text than this (msg_blocks_too_long); an alert longer than that is not read in Slack anyway.
+MAX_TOTAL_TEXT = 12_000
 
 
 def slack_escape(text: object) -> str:
@@ -53,7 +70,108 @@ def render(env: Environment, name: str, message: AlertMessage) -> str:
 
 
 def render_slack(env: Environment, message: AlertMessage) -> dict[str, Any]:
+    """The Block Kit payload, within Slack's limits whatever the finding holds: sections are
+    left out from the end until the rest fits, with a closing line that says how many and
+    links to where they can be read; any text still too long is shortened (the template may
+    be the user's own, so the limits are applied here, not trusted to it)."""
+    payload = _fit_texts(_render_slack_json(env, message))
+    shown = len(message.sections)
+    while shown and not _fits(payload, reserve=shown < len(message.sections)):
+        shown -= 1
+        payload = _fit_texts(_render_slack_json(env, replace(message, sections=message.sections[:shown])))
+    if shown < len(message.sections):
+        payload["blocks"].append(_more_sections_note(message, len(message.sections) - shown))
+    if not _fits(payload, reserve=False):
+        blocks = payload["blocks"]
+        while len(blocks) > 1 and not _fits(payload, reserve=True):
+            blocks.pop()
+        blocks.append(_context("_Shortened to fit in one Slack message._ " + _where_to_read(message)))
+    return payload
+
+
+def _render_slack_json(env: Environment, message: AlertMessage) -> dict[str, Any]:
     payload = json.loads(render(env, "slack.json.j2", message))
     if not isinstance(payload, dict) or "text" not in payload:
         raise ValueError("slack.json.j2 must render a JSON object with a 'text' fallback")
+    if not isinstance(payload.setdefault("blocks", []), list):
+        raise ValueError("slack.json.j2 must render 'blocks' as a list")
     return payload
+
+
+def _fits(payload: dict[str, Any], reserve: bool) -> bool:
+    """Within the block count and the total text, keeping room for one closing block when
+    `reserve`."""
+    blocks = payload["blocks"]
+    extra = 1 if reserve else 0
+    return len(blocks) + extra <= MAX_BLOCKS and _text_length(blocks) + extra * 300 <= MAX_TOTAL_TEXT
+
+
+def _text_length(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(len(v) if k == "text" and isinstance(v, str) else _text_length(v) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(_text_length(v) for v in value)
+    return 0
+
+
+def _more_sections_note(message: AlertMessage, count: int) -> dict[str, Any]:
+    noun = "section" if count == 1 else "sections"
+    return _context(f"…and {count} more new {noun}, not shown here. {_where_to_read(message)}")
+
+
+def _where_to_read(message: AlertMessage) -> str:
+    if message.story_url:
+        return "All of it: " + slack_link(message.story_url, "the story page")
+    return "All of it: " + slack_link(message.article.url, message.article.outlet or "the article")
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _fit_texts(payload: dict[str, Any]) -> dict[str, Any]:
+    """Each text and list of the payload cut to Slack's limit for its place."""
+    if isinstance(payload.get("text"), str):
+        payload["text"] = clip_slack_text(payload["text"], MAX_FALLBACK_TEXT)
+    for block in payload["blocks"]:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "header":
+            _clip_text_object(block.get("text"), MAX_HEADER_TEXT)
+        elif kind == "section":
+            _clip_text_object(block.get("text"), MAX_SECTION_TEXT)
+            if isinstance(block.get("fields"), list):
+                del block["fields"][MAX_FIELDS:]
+                for f in block["fields"]:
+                    _clip_text_object(f, MAX_FIELD_TEXT)
+        elif kind == "context" and isinstance(block.get("elements"), list):
+            del block["elements"][MAX_CONTEXT_ELEMENTS:]
+            for element in block["elements"]:
+                _clip_text_object(element, MAX_SECTION_TEXT)
+        elif kind == "actions" and isinstance(block.get("elements"), list):
+            block["elements"] = [e for e in block["elements"][:MAX_ACTIONS_ELEMENTS]
+                                 if not (isinstance(e, dict) and len(str(e.get("url", ""))) > MAX_URL)]
+            for element in block["elements"]:
+                if isinstance(element, dict):
+                    _clip_text_object(element.get("text"), MAX_BUTTON_TEXT)
+    return payload
+
+
+def _clip_text_object(obj: Any, limit: int) -> None:
+    if isinstance(obj, dict) and isinstance(obj.get("text"), str):
+        obj["text"] = clip_slack_text(obj["text"], limit)
+
+
+def clip_slack_text(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, ending in "…" when cut; never inside a link
+    (`<url|label>`) or an entity (`&amp;`), which Slack would show as broken markup."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    amp = cut.rfind("&")
+    if amp > cut.rfind(";") and len(cut) - amp < len("&amp;"):
+        cut = cut[:amp]
+    return cut + "…"
