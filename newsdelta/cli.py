@@ -8,6 +8,8 @@ import os
 import shlex
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,15 @@ if TYPE_CHECKING:  # imported for annotations only: commands import what they ne
 
 from newsdelta.errors import ConfigError, NewsdeltaError
 
+# Exit statuses, documented in `--help` and the README ("CLI").
+EXIT_ERROR = 1  # the command failed (a story that does not exist, a comparison that cannot be read)
+EXIT_CONFIG = 2  # configuration: the config file, the environment, the data directory, the database
+EXIT_ALL_FEEDS_FAILED = 3  # an ingest run in which every feed polled failed: nothing was read
+
 app = typer.Typer(help="newsdelta: what changed inside an article, and what a rewrite at another outlet adds.",
+                  epilog="Exit status: 0 done (an ingest run counts as done when some feeds or articles failed: they are "
+                         "reported); 1 the command failed; 2 a configuration error (config file, environment, data "
+                         "directory, database); 3 an ingest run in which every feed failed.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 ConfigOption = typer.Option(None, "--config", "-c", help="TOML config file (default: $NEWSDELTA_CONFIG or DATA_DIR/config.toml).")
@@ -39,11 +49,60 @@ def _settings(config: Path | None) -> Settings:
 
 
 def _engine(config: Path | None) -> Engine:
+    """The database, created (and migrated) if it is not there yet: for commands that write."""
+    settings = _settings(config)
+    _writable_data_dir(settings)
+    return _open_database(settings)
+
+
+def _existing_engine(config: Path | None) -> Engine | None:
+    """The database if there is one; None when its SQLite file does not exist: a read command
+    never creates a database (nor its directory), in a mistyped data directory least of all."""
+    settings = _settings(config)
+    path = _sqlite_file(settings.database_url)
+    if path is not None and not path.is_file():
+        if path.parent.exists() and not path.parent.is_dir():
+            _writable_data_dir(settings)  # says so, and exits
+        return None
+    return _open_database(settings)
+
+
+def _open_database(settings: Settings) -> Engine:
+    from newsdelta.errors import CannotOpenDatabase
     from newsdelta.storage.db import engine_for
 
-    settings = _settings(config)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    return engine_for(settings.database_url)
+    try:
+        return engine_for(settings.database_url)
+    except CannotOpenDatabase as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def _sqlite_file(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def _writable_data_dir(settings: Settings) -> None:
+    """The directory of the SQLite database (the data directory, unless database_url names
+    another) exists and takes a new file; else one line saying which and why."""
+    path = _sqlite_file(settings.database_url)
+    if path is None:
+        return
+    folder = path.parent
+    what = f"data directory {folder} (NEWSDELTA_HOME)" if folder == settings.home else f"directory {folder} of database_url"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = "it is a file, not a directory" if folder.exists() and not folder.is_dir() else (exc.strerror or str(exc))
+        typer.echo(f"configuration error: {what}: {reason}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
 def _print_json(data: Any) -> None:
@@ -51,9 +110,34 @@ def _print_json(data: Any) -> None:
 
 
 def _quiet_prefect() -> None:
-    """Prefect's own per-task log lines drown the summary in interactive use; keep warnings."""
+    """Prefect's own per-task log lines drown the summary in interactive use, and the temporary
+    server's telemetry heartbeat, which nobody here asked for, fails noisily when the SQLite
+    file behind it is busy; keep warnings."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@contextmanager
+def _run_output(as_json: bool) -> Iterator[None]:
+    """Around a run: its progress on stderr and, with --json, everything the run would print
+    (console alerts included) on stderr too, so stdout carries exactly one JSON document."""
+    from newsdelta import progress
+
+    with progress.show(sys.stderr), (redirect_stdout(sys.stderr) if as_json else nullcontext()):
+        yield
+
+
+def _all_feeds_failed(summary: dict[str, Any]) -> bool:
+    return bool(summary["feeds"]) and all(f["status"] == "error" for f in summary["feeds"])
+
+
+def _exit_for(summary: dict[str, Any]) -> None:
+    """A run that could read none of its feeds is not "nothing new": say so, with its own status."""
+    feeds = summary["feeds"]
+    if _all_feeds_failed(summary):
+        typer.echo(f"every feed failed ({len(feeds)} of {len(feeds)}): nothing was read; see the errors above and "
+                   "`newsdelta feeds`", err=True)
+        raise typer.Exit(EXIT_ALL_FEEDS_FAILED)
 
 
 @app.command()
@@ -117,31 +201,34 @@ def ingest(config: Path | None = ConfigOption,
            only_due: bool = typer.Option(False, "--only-due", help="Skip feeds polled within their interval."),
            no_deliver: bool = typer.Option(False, "--no-deliver", help="Leave alerts in the outbox."),
            as_json: bool = JsonOption) -> None:
-    """One ingest run now over the configured feeds (or only --feed URLs)."""
+    """One ingest run now over the configured feeds (or only --feed URLs).
+
+    Exit status 0 when the run completed, even if some feeds or articles failed (they are
+    reported); 2 for a configuration error, no feeds at all included; 3 when every feed failed."""
     settings = _settings(config)
     if not feed and not settings.feeds:
         typer.echo("configuration error: no feeds configured (add [[feeds]] to the config file, or pass --feed URL)", err=True)
-        raise typer.Exit(2)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    if not as_json:
-        _quiet_prefect()
+        raise typer.Exit(EXIT_CONFIG)
+    _engine(config)  # the flow's engine_for finds it open; a database that cannot be is one line here
+    _quiet_prefect()
     from newsdelta.flows.ingest import ingest as ingest_flow
 
-    summary = ingest_flow(feed_urls=list(feed) if feed else None, config_path=str(config) if config else None,
-                          only_due=only_due, deliver=not no_deliver)
+    with _run_output(as_json):
+        summary = ingest_flow(feed_urls=list(feed) if feed else None, config_path=str(config) if config else None,
+                              only_due=only_due, deliver=not no_deliver)
     _print_json(summary) if as_json else _summarise(summary)
+    _exit_for(summary)
 
 
 @app.command()
 def track(url: str, config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Fetch one article now, store it if it changed, and match it to a story."""
-    settings = _settings(config)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    if not as_json:
-        _quiet_prefect()
+    _engine(config)
+    _quiet_prefect()
     from newsdelta.flows.ingest import ingest as ingest_flow
 
-    summary = ingest_flow(article_urls=[url], config_path=str(config) if config else None)
+    with _run_output(as_json):
+        summary = ingest_flow(article_urls=[url], config_path=str(config) if config else None)
     if as_json:
         _print_json(summary)
         return
@@ -156,7 +243,8 @@ def stories(config: Path | None = ConfigOption, limit: int = typer.Option(50, he
     """List stories with their outlets and findings."""
     from newsdelta.views import stories_view
 
-    rows = stories_view(_engine(config), limit)
+    engine = _existing_engine(config)
+    rows = stories_view(engine, limit) if engine is not None else []
     if as_json:
         _print_json(rows)
         return
@@ -171,7 +259,8 @@ def show(story: int, config: Path | None = ConfigOption, as_json: bool = JsonOpt
     """Show one story: its articles per outlet, and the new sections each one added."""
     from newsdelta.views import story_text, story_view
 
-    view = story_view(_engine(config), story)
+    engine = _existing_engine(config)
+    view = story_view(engine, story) if engine is not None else None
     if view is None:
         typer.echo(f"no story #{story}", err=True)
         raise typer.Exit(1)
@@ -183,7 +272,8 @@ def feeds(config: Path | None = ConfigOption, as_json: bool = JsonOption) -> Non
     """Feed health: last status, entries, failures and the last error of each feed."""
     from newsdelta.views import feeds_view
 
-    rows = feeds_view(_engine(config))
+    engine = _existing_engine(config)
+    rows = feeds_view(engine) if engine is not None else []
     if as_json:
         _print_json(rows)
         return
@@ -232,6 +322,15 @@ def alerts(config: Path | None = ConfigOption,
 @app.command()
 def deliver(config: Path | None = ConfigOption, force: bool = typer.Option(False, help="Ignore backoff.")) -> None:
     """Run the delivery flow: send pending alerts on every configured channel."""
+    from newsdelta.stages.deliver import alerts_due
+
+    settings = _settings(config)
+    engine = _existing_engine(config)
+    if engine is None or not alerts_due(engine, settings, force=force):
+        # Starting Prefect (its temporary server, on a machine without one) costs far more
+        # than sending; with nothing due there is no flow run to show.
+        typer.echo("0 sent, 0 failed (nothing due)")
+        return
     _quiet_prefect()
     from newsdelta.flows.deliver import deliver_alerts
 
@@ -386,16 +485,19 @@ def _summarise(summary: dict[str, Any]) -> None:
     stored = sum(1 for a in summary["articles"] if a["track"].get("version_id"))
     typer.echo(f"\n{len(summary['feeds'])} feed(s) polled, {len(summary['articles'])} article(s) checked, {stored} new version(s) stored, "
                f"{len(summary['findings'])} finding(s), {len(sent)} alert(s) sent, {len(failed)} failed.")
-    if not summary["findings"]:
+    if not summary["findings"] and not _all_feeds_failed(summary):
         typer.echo("Nothing new.")
 
 
 def main() -> None:  # pragma: no cover
     try:
         app()
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
     except NewsdeltaError as exc:
         typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_ERROR)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,6 +16,11 @@ class ConfigError(NewsdeltaError):
     """The configuration file or environment is invalid."""
 
 
+class CannotOpenDatabase(NewsdeltaError):
+    """The configured database cannot be reached or created: it does not exist, the server
+    refuses, or the data directory cannot hold it. The message names it without its password."""
+
+
 class NotFound(NewsdeltaError):
     """A story, article, feed or other stored row that the caller named does not exist."""
 

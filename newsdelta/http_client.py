@@ -9,6 +9,7 @@ import email.utils
 import ssl
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -79,6 +80,25 @@ class HostThrottle:
         with self._lock:
             return max(0.0, self._next.get(host, 0.0) - time.monotonic() - self.delay_s)
 
+    def queued(self) -> dict[str, float]:
+        """Hosts whose requests are waiting for their turn, each with how long until the last
+        reserved slot comes (what the run's progress shows as waiting on per-host spacing)."""
+        with self._lock:
+            now = time.monotonic()
+            return {host: slot - self.delay_s - now for host, slot in self._next.items() if slot - self.delay_s > now}
+
+
+_throttles: weakref.WeakSet[HostThrottle] = weakref.WeakSet()
+
+
+def hosts_waiting() -> dict[str, float]:
+    """`queued()` over every throttle alive in this process."""
+    out: dict[str, float] = {}
+    for throttle in list(_throttles):
+        for host, seconds in throttle.queued().items():
+            out[host] = max(seconds, out.get(host, 0.0))
+    return out
+
 
 # The addresses the host policy accepted for the request being made in this thread.
 _VETTED: ContextVar[tuple[str, ...]] = ContextVar("newsdelta_vetted_addresses", default=())
@@ -133,6 +153,7 @@ class Fetcher:
         self.settings = settings
         self.policy = HostPolicy(settings.allow_hosts)
         self.throttle = throttle or HostThrottle(settings.per_host_delay_s)
+        _throttles.add(self.throttle)
         self._client = httpx.Client(
             follow_redirects=False,
             timeout=httpx.Timeout(settings.timeout_s),

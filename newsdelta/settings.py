@@ -46,7 +46,7 @@ class Settings:
                          env="NEWSDELTA_HOME", kind="path")
     database_url: str = setting("", "Any SQLAlchemy URL. Default: the SQLite file newsdelta.db in the data directory. "
                                 "PostgreSQL: postgresql+psycopg://user@host/db.",
-                                env="NEWSDELTA_DATABASE_URL", toml=(GENERAL, "database_url"))
+                                env="NEWSDELTA_DATABASE_URL", toml=(GENERAL, "database_url"), kind="database_url")
     config_path: Path | None = setting(None, "The TOML config file. Default: config.toml in the data directory, if present.",
                                        env="NEWSDELTA_CONFIG", kind="path")
     feeds: tuple[FeedConfig, ...] = setting((), "[[feeds]] tables: url, outlet, interval_minutes.", kind="feeds")
@@ -260,6 +260,38 @@ def _smtp_tls(value: Any) -> str:
     return str(value)
 
 
+def _database_url(value: Any) -> str:
+    """A URL SQLAlchemy can open with a synchronous driver that is installed: a typo, an
+    unknown scheme or a missing driver is reported here, in one line, not as a traceback from
+    the first connection."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    text = _text(value).strip()
+    forms = "sqlite:////path/to/newsdelta.db or postgresql+psycopg://user@host/db"
+    try:
+        url = make_url(text)
+        dialect = url.get_dialect()
+    except NoSuchModuleError:  # a subclass of ArgumentError: parsed, but no such dialect
+        raise ValueError(f"unknown database kind {url.drivername!r} (expected {forms})") from None
+    except ArgumentError:
+        raise ValueError(f"not a database URL (expected {forms})") from None
+    shown = url.render_as_string(hide_password=True)
+    if getattr(dialect, "is_async", False):
+        raise ValueError(f"{shown}: {dialect.driver} is an asynchronous driver; newsdelta needs a synchronous one: "
+                         "postgresql+psycopg://user@host/db")
+    try:
+        dialect.import_dbapi()
+    except ImportError:
+        if url.get_backend_name() == "postgresql":
+            hint = (f"newsdelta uses psycopg 3: write postgresql+psycopg://{shown.split('://', 1)[1]} "
+                    "and install it with pip install 'newsdelta[postgres]'")
+        else:
+            hint = f"install the {dialect.driver} driver, or use {forms}"
+        raise ValueError(f"{shown}: the {dialect.driver} driver is not installed; {hint}") from None
+    return text
+
+
 def _digest(value: Any) -> dict[str, float]:
     if not isinstance(value, dict):
         raise TypeError(f"expected a table of channel = minutes, got {value!r}")
@@ -283,6 +315,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "strs": _strings,
     "smtp_tls": _smtp_tls,
     "digest": _digest,
+    "database_url": _database_url,
 }
 _FEED_KEYS = {"url": _text, "outlet": _text, "interval_minutes": _positive}
 

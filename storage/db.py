@@ -13,7 +13,10 @@ from typing import Any
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
+
+from newsdelta.errors import CannotOpenDatabase
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -31,10 +34,25 @@ def make_engine(url: str) -> Engine:
 
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
-    """One engine per URL per process: the pool is the expensive part."""
-    engine = make_engine(url)
+    """One engine per URL per process: the pool is the expensive part. A database that cannot
+    be opened at all is a CannotOpenDatabase saying why in one line."""
+    try:
+        engine = make_engine(url)
+        with engine.connect():
+            pass
+    except (OSError, DBAPIError) as exc:
+        raise CannotOpenDatabase(f"cannot open the database {make_url(url).render_as_string(hide_password=True)}: {_reason(exc)}") from None
     migrate(engine)
     return engine
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words, on one line (psycopg spreads its message over several)."""
+    if isinstance(exc, DBAPIError):
+        exc = exc.orig or exc
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

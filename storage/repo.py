@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 from sqlalchemy import Table, TextClause, bindparam, func, insert, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from newsdelta.errors import NotFound
 from newsdelta.storage.models import Alert, Article, ArticleTerm, ArticleVersion, Feed, FeedPoll, Finding, Story, TrackingLock, utcnow
@@ -355,10 +356,9 @@ def enqueue_alerts(session: Session, finding: Finding, channels: Sequence[str], 
     return insert_ignore(session, Alert, rows, ["channel", "dedup_key"])
 
 
-def claim_alerts(session: Session, channels: Sequence[str], now: datetime, stale_after: timedelta,
-                 force: bool = False, limit: int = 100) -> list[Alert]:
-    """Alerts due for sending on these channels. A row left in 'sending' by a crashed worker is
-    taken again once stale (at-least-once; see README, "Delivery guarantees")."""
+def _due_alerts(channels: Sequence[str], now: datetime, stale_after: timedelta, force: bool) -> SelectOfScalar[Alert]:
+    """The alerts a delivery would send now on these channels. A row left in 'sending' by a
+    crashed worker is taken again once stale (at-least-once; see README, "Delivery guarantees")."""
     due = or_(
         col(Alert.status) == "pending",
         (col(Alert.status) == "sending") & (col(Alert.claimed_at) < now - stale_after),
@@ -367,6 +367,17 @@ def claim_alerts(session: Session, channels: Sequence[str], now: datetime, stale
     query = select(Alert).where(col(Alert.channel).in_(list(channels)), due)
     if not force:
         query = query.where(col(Alert.next_attempt_at) <= now)
+    return query
+
+
+def any_alert_due(session: Session, channels: Sequence[str], now: datetime, stale_after: timedelta, force: bool = False) -> bool:
+    return session.exec(_due_alerts(channels, now, stale_after, force).limit(1)).first() is not None
+
+
+def claim_alerts(session: Session, channels: Sequence[str], now: datetime, stale_after: timedelta,
+                 force: bool = False, limit: int = 100) -> list[Alert]:
+    """Alerts due for sending on these channels, marked as being sent."""
+    query = _due_alerts(channels, now, stale_after, force)
     if _dialect(session) == "postgresql":
         query = query.with_for_update(skip_locked=True)
     claimed = list(session.exec(query.order_by(col(Alert.id)).limit(limit)))

@@ -11,10 +11,13 @@ from collections.abc import Callable
 from sqlalchemy.engine import Engine
 
 from newsdelta.alerts.channels import make_channels
-from newsdelta.alerts.outbox import DeliveryReport
+from newsdelta.alerts.outbox import STALE_AFTER, DeliveryReport
 from newsdelta.alerts.outbox import deliver_channel as send_channel
 from newsdelta.alerts.render import environment
 from newsdelta.settings import Settings
+from newsdelta.storage import repo
+from newsdelta.storage.db import session_scope
+from newsdelta.storage.models import utcnow
 
 
 def deliver_channel(engine: Engine, settings: Settings, channel: str, force: bool = False,
@@ -22,6 +25,12 @@ def deliver_channel(engine: Engine, settings: Settings, channel: str, force: boo
     """Send `channel`'s due alerts (`force`: also those waiting out a backoff)."""
     target = make_channels(settings, environment(settings.templates_dir), [channel])[channel]
     return send_channel(engine, settings, channel, target, force=force, sleep=sleep)
+
+
+def alerts_due(engine: Engine, settings: Settings, force: bool = False) -> bool:
+    """Whether a delivery now would have anything to send on the configured channels."""
+    with session_scope(engine) as session:
+        return repo.any_alert_due(session, settings.alert_channels, utcnow(), STALE_AFTER, force=force)
 
 
 def deliver_all(engine: Engine, settings: Settings, channels: list[str] | None = None, force: bool = False,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from newsdelta import metrics
+from newsdelta import metrics, progress
 from newsdelta.errors import ExtractionError, FetchError
 from newsdelta.http_client import Fetcher, Page
 from newsdelta.stages import workers
@@ -28,8 +28,11 @@ class Fetched:
 
 def fetch_article(fetcher: Fetcher, url: str) -> Page:
     """Network I/O only; raises FetchError, whose `retryable` says whether a later try may help."""
-    with metrics.stage("fetch"):
-        return fetcher.get(url, "html")
+    try:
+        with metrics.stage("fetch"):
+            return fetcher.get(url, "html")
+    finally:
+        progress.fetched_one()
 
 
 def fetch_batch(engine: Engine, fetcher: Fetcher, article_ids: list[int], parallel: bool, threads: int,

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from newsdelta import metrics
+from newsdelta import metrics, progress
 from newsdelta.alerts.outbox import DeliveryReport
 from newsdelta.http_client import Fetcher
 from newsdelta.settings import FeedConfig, Settings
@@ -124,6 +124,7 @@ def ingest(settings: Settings, engine: Engine, steps: Steps, *, feeds: list[Feed
     only `article_urls`."""
     summary = RunSummary()
     polls, articles = summary.feeds, summary.articles
+    progress.begin()
     if article_urls:
         due = add_urls(engine, article_urls)
     else:
@@ -133,9 +134,11 @@ def ingest(settings: Settings, engine: Engine, steps: Steps, *, feeds: list[Feed
         for p in polls:
             steps.log.info("feed %s: %s, %d entries, %d new%s", p.url, p.status, p.entries_seen, p.new_entries,
                            f" ({p.error})" if p.error else "")
+        progress.polled(p.status for p in polls)
         due = articles_due(engine, settings.articles_per_run, feed_ids if feeds is not None else None)
     parallel = len(due) >= workers.MIN_ARTICLES_FOR_POOL
     batches = split_batches(due, BATCH, LAST_BATCH)
+    progress.planned(len(due), len(batches))
     fetched = fetched_in_order(batches, lambda batch, first: steps.fetch(batch, parallel, first), BATCHES_IN_FLIGHT)
     for n, batch in enumerate(fetched, 1):
         results = steps.store(batch)
@@ -146,9 +149,11 @@ def ingest(settings: Settings, engine: Engine, steps: Steps, *, feeds: list[Feed
             if result.error:
                 steps.log.warning("article %s: %s (%s)", result.url, result.status, result.error)
         counts = Counter(r.status for r in results)
+        progress.batch_stored((r.status for r in results), sum(1 for r in results if r.track.get("finding_id")))
         steps.log.info("batch %d/%d: %s", n, len(batches), ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if steps.deliver is not None:
         summary.delivery = steps.deliver()
+    progress.end()
     return summary
 
 
