@@ -183,13 +183,13 @@ def test_webhook_and_smtp_password_come_from_prefect_secret_blocks_and_are_never
     webhook = server.url(HOOK)
     Secret(value=webhook).save("newsdelta-test-slack-webhook", overwrite=True)
     Secret(value=PASSWORD).save("newsdelta-test-smtp-password", overwrite=True)
-    caplog.set_level(logging.DEBUG)
     inbox, logins = Inbox(), []
     with SMTPServer(inbox, authenticator=password_check(logins), auth_required=True, auth_require_tls=False):
         s = mail_settings(settings, inbox, "none", slack_secret_block="newsdelta-test-slack-webhook",
                           smtp_secret_block="newsdelta-test-smtp-password")
         assert s.slack_webhook_url is None and s.smtp_password is None, "neither secret is in the settings"
         seed_finding(engine, fetcher, s)
+        caplog.set_level(logging.DEBUG)  # from here on: the secrets are read and used while delivering
         report = deliver_all(engine, s)
     assert len(report.sent) == 2 and not report.failed
     assert len(slack_posts(server)) == 1 and logins == [("alerts", PASSWORD)]
