@@ -74,18 +74,18 @@ def render_slack(env: Environment, message: AlertMessage) -> dict[str, Any]:
     left out from the end until the rest fits, with a closing line that says how many and
     links to where they can be read; any text still too long is shortened (the template may
     be the user's own, so the limits are applied here, not trusted to it)."""
+    sections = message.sections
     payload = _fit_texts(_render_slack_json(env, message))
-    shown = len(message.sections)
-    while shown and not _fits(payload, reserve=shown < len(message.sections)):
+    shown = len(sections)
+    while shown and not _fits(_with_note(payload, message, len(sections) - shown)):
         shown -= 1
-        payload = _fit_texts(_render_slack_json(env, replace(message, sections=message.sections[:shown])))
-    if shown < len(message.sections):
-        payload["blocks"].append(_more_sections_note(message, len(message.sections) - shown))
-    if not _fits(payload, reserve=False):
-        blocks = payload["blocks"]
-        while len(blocks) > 1 and not _fits(payload, reserve=True):
-            blocks.pop()
-        blocks.append(_context("_Shortened to fit in one Slack message._ " + _where_to_read(message)))
+        payload = _fit_texts(_render_slack_json(env, replace(message, sections=sections[:shown])))
+    payload = _with_note(payload, message, len(sections) - shown)
+    if not _fits(payload):  # too much besides the sections (a user's template, a story told by many outlets)
+        closing = _context("_Shortened to fit in one Slack message._ " + _where_to_read(message))
+        while len(payload["blocks"]) > 1 and not _fits({**payload, "blocks": [*payload["blocks"], closing]}):
+            payload["blocks"].pop()
+        payload["blocks"].append(closing)
     return payload
 
 
@@ -98,12 +98,17 @@ def _render_slack_json(env: Environment, message: AlertMessage) -> dict[str, Any
     return payload
 
 
-def _fits(payload: dict[str, Any], reserve: bool) -> bool:
-    """Within the block count and the total text, keeping room for one closing block when
-    `reserve`."""
-    blocks = payload["blocks"]
-    extra = 1 if reserve else 0
-    return len(blocks) + extra <= MAX_BLOCKS and _text_length(blocks) + extra * 300 <= MAX_TOTAL_TEXT
+def _fits(payload: dict[str, Any]) -> bool:
+    return len(payload["blocks"]) <= MAX_BLOCKS and _text_length(payload["blocks"]) <= MAX_TOTAL_TEXT
+
+
+def _with_note(payload: dict[str, Any], message: AlertMessage, omitted: int) -> dict[str, Any]:
+    """`payload` closed by a line saying how many sections were left out, if any were."""
+    if not omitted:
+        return payload
+    noun = "section" if omitted == 1 else "sections"
+    note = _context(f"…and {omitted} more new {noun}, not shown here. {_where_to_read(message)}")
+    return {**payload, "blocks": [*payload["blocks"], note]}
 
 
 def _text_length(value: Any) -> int:
@@ -114,11 +119,6 @@ def _text_length(value: Any) -> int:
     return 0
 
 
-def _more_sections_note(message: AlertMessage, count: int) -> dict[str, Any]:
-    noun = "section" if count == 1 else "sections"
-    return _context(f"…and {count} more new {noun}, not shown here. {_where_to_read(message)}")
-
-
 def _where_to_read(message: AlertMessage) -> str:
     if message.story_url:
         return "All of it: " + slack_link(message.story_url, "the story page")
@@ -126,7 +126,7 @@ def _where_to_read(message: AlertMessage) -> str:
 
 
 def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip_slack_text(text, MAX_SECTION_TEXT)}]}
 
 
 def _fit_texts(payload: dict[str, Any]) -> dict[str, Any]:
