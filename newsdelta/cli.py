@@ -255,16 +255,18 @@ def stories(config: Path | None = ConfigOption, limit: int = typer.Option(50, he
 
 
 @app.command()
-def show(story: int, config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
+def show(story: int, config: Path | None = ConfigOption, as_json: bool = JsonOption,
+         furniture: bool = typer.Option(False, "--furniture", help="List each telling's page furniture (set aside from matching, "
+                                        "findings and alerts; kept in the stored version) instead of counting it.")) -> None:
     """Show one story: its articles per outlet, and the new sections each one added."""
     from newsdelta.views import story_text, story_view
 
     engine = _existing_engine(config)
-    view = story_view(engine, story) if engine is not None else None
+    view = story_view(engine, story, _settings(config).template_stories) if engine is not None else None
     if view is None:
         typer.echo(f"no story #{story}", err=True)
         raise typer.Exit(1)
-    _print_json(view) if as_json else typer.echo(story_text(view))
+    _print_json(view) if as_json else typer.echo(story_text(view, furniture=furniture))
 
 
 @app.command()

@@ -105,6 +105,12 @@ class Settings:
                                                "instead of one message per finding.", toml=("alerts", "digest"), kind="digest")
     console_alerts: bool | None = setting(None, "Print alerts to the console too (default: only when no other channel is configured).",
                                           toml=("alerts", "console"), kind="bool")
+    alerts_min_new_words: int = setting(12, "A finding is alerted only when its new paragraphs hold this many words and at least one "
+                                        "sentence that states something; smaller findings are stored and shown, not sent.",
+                                        env="NEWSDELTA_ALERTS_MIN_NEW_WORDS", toml=("alerts", "min_new_words"), kind="int")
+    template_stories: int = setting(3, "A paragraph an outlet has carried in this many different stories is its template text "
+                                    "(a promo, a disclaimer): set aside from matching, findings and diffs like other page furniture.",
+                                    toml=(GENERAL, "template_stories"), kind="count")
     public_url: str | None = setting(None, "Address where `newsdelta web` is reached (e.g. https://newsdelta.example.com); when set, "
                                      "alerts and each run's Prefect artifact link to the story pages there.",
                                      env="NEWSDELTA_PUBLIC_URL", toml=(GENERAL, "public_url"), kind="optional")

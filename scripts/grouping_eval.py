@@ -61,7 +61,7 @@ from newsdelta.settings import FeedConfig, Settings, load_settings
 from newsdelta.stages import match, run
 from newsdelta.storage import repo
 from newsdelta.storage.db import make_engine, migrate, session_scope
-from newsdelta.storage.models import Article, ArticleTerm, ArticleVersion, Finding
+from newsdelta.storage.models import Alert, Article, ArticleTerm, ArticleVersion, Finding
 
 SUBHEADING_MAX_CHARS = 80
 DATE_PREFIX = re.compile(r"^\s*date \d{4}-\d{2}-\d{2}\s*")
@@ -288,9 +288,14 @@ def findings(session: Session, by_path: dict[str, Item]) -> list[dict[str, Any]]
     for f in session.exec(select(Finding).order_by(Finding.id)):
         article = session.get(Article, f.article_id)
         item = by_path.get(article.url.split("/", 3)[3]) if article else None
-        paragraphs = [{"heading": s.get("heading"), "text": p[:160]} for s in json.loads(f.new_sections) for p in s["paragraphs"]]
+        paragraphs = [{"heading": s.get("heading"), "text": p} for s in json.loads(f.new_sections) for p in s["paragraphs"]]
+        alerted = session.exec(select(Alert.id).where(Alert.finding_id == f.id)).first() is not None
+        compared = json.loads(f.compared_outlets)
+        told = [by_path[a.url.split("/", 3)[3]].key for a in session.exec(select(Article).where(Article.story_id == f.story_id))
+                if a.id != f.article_id and a.outlet in compared and a.url.split("/", 3)[3] in by_path]
         out.append({"finding": f.id, "story": f.story_id, "kind": f.kind, "outlet": f.outlet, "article": item.key if item else None,
-                    "event": item.event if item else None, "score": f.score, "paragraphs": paragraphs})
+                    "event": item.event if item else None, "score": f.score, "alerted": alerted, "compared_articles": sorted(told),
+                    "paragraphs": paragraphs})
     return out
 
 
@@ -323,7 +328,8 @@ def report(r: dict[str, Any], show_findings: bool) -> None:
     print(f"  retrieved but not joined (the comparison said no): {', '.join(rt['retrieved_not_joined']) or 'none'}")
     print(f"findings: {len(r['findings'])} ({sum(len(f['paragraphs']) for f in r['findings'])} paragraphs)")
     for f in r["findings"] if show_findings else []:
-        print(f"  finding {f['finding']} story {f['story']} {f['outlet']} ({f['article']}, {f['kind']}, score {f['score']}):")
+        print(f"  finding {f['finding']} story {f['story']} {f['outlet']} ({f['article']}, {f['kind']}, score {f['score']}"
+              f"{'' if f['alerted'] else ', not alerted'}):")
         for par in f["paragraphs"]:
             print(f"    - {'[' + par['heading'] + '] ' if par['heading'] else ''}{par['text']}")
 

@@ -4,7 +4,7 @@ happen once use INSERT .. ON CONFLICT DO NOTHING so reruns and concurrent worker
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar, cast
@@ -15,7 +15,19 @@ from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from newsdelta.errors import NotFound
-from newsdelta.storage.models import Alert, Article, ArticleTerm, ArticleVersion, Feed, FeedPoll, Finding, Story, TrackingLock, utcnow
+from newsdelta.storage.models import (
+    Alert,
+    Article,
+    ArticleTerm,
+    ArticleVersion,
+    Feed,
+    FeedPoll,
+    Finding,
+    OutletParagraph,
+    Story,
+    TrackingLock,
+    utcnow,
+)
 
 T = TypeVar("T", bound=SQLModel)
 
@@ -333,6 +345,42 @@ def story_articles(session: Session, story_id: int) -> list[Article]:
     return list(session.exec(select(Article).where(Article.story_id == story_id).order_by(col(Article.published_at), col(Article.id))))
 
 
+# --- an outlet's template text ---------------------------------------------------------
+
+def count_outlet_paragraphs(session: Session, outlet: str, story_id: int, keys: Collection[str]) -> None:
+    """Count a story's paragraphs toward its outlet's template text, once per story: a row's
+    count goes up when the paragraph appears under a story other than the last it was seen in."""
+    if not outlet or not keys:
+        return
+    now = utcnow()
+    rows = [{"outlet": outlet[:200], "key": k, "stories": 1, "last_story_id": story_id, "first_seen": now} for k in sorted(keys)]
+    # Keys in one order in every transaction: two workers counting the same lines cannot deadlock.
+    session.execute(_COUNT_OUTLET_PARAGRAPHS, rows)
+
+
+_COUNT_OUTLET_PARAGRAPHS = text(
+    "INSERT INTO outlet_paragraph (outlet, key, stories, last_story_id, first_seen) "
+    "VALUES (:outlet, :key, :stories, :last_story_id, :first_seen) "
+    "ON CONFLICT (outlet, key) DO UPDATE SET "
+    "stories = outlet_paragraph.stories + CASE WHEN outlet_paragraph.last_story_id = excluded.last_story_id THEN 0 ELSE 1 END, "
+    "last_story_id = excluded.last_story_id"
+).bindparams(bindparam("first_seen", type_=_table(OutletParagraph).c.first_seen.type))
+
+
+def template_keys(session: Session, outlets: Collection[str], min_stories: int) -> dict[str, frozenset[str]]:
+    """For each outlet, the keys of the paragraphs it has carried in `min_stories` or more
+    different stories."""
+    wanted = sorted({o[:200] for o in outlets if o})
+    if not wanted:
+        return {}
+    found: dict[str, set[str]] = {}
+    rows = session.execute(select(OutletParagraph.outlet, OutletParagraph.key)
+                           .where(col(OutletParagraph.outlet).in_(wanted), col(OutletParagraph.stories) >= min_stories))
+    for outlet, key in rows:
+        found.setdefault(outlet, set()).add(key)
+    return {o: frozenset(keys) for o, keys in found.items()}
+
+
 # --- findings and the alert outbox -------------------------------------------------------
 
 def add_finding(session: Session, **values: Any) -> Finding | None:
@@ -347,6 +395,13 @@ def findings(session: Session, story_id: int | None = None, limit: int = 100) ->
     if story_id is not None:
         query = query.where(Finding.story_id == story_id)
     return list(session.exec(query.limit(limit)))
+
+
+def alerted_findings(session: Session, finding_ids: Sequence[int]) -> set[int]:
+    """Which of these findings have alerts queued (or sent): the others were too small to send."""
+    if not finding_ids:
+        return set()
+    return set(session.exec(select(Alert.finding_id).where(col(Alert.finding_id).in_(list(finding_ids))).distinct()).all())
 
 
 def enqueue_alerts(session: Session, finding: Finding, channels: Sequence[str], dedup_key: str) -> list[int]:

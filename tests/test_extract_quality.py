@@ -123,3 +123,50 @@ def test_the_body_read_is_the_one_trafilatura_gives_in_its_default_format() -> N
                                               fast=True, output_format=fmt) for fmt in ("python", "xml")]
         serialised = [etree.tostring(b.body, encoding="unicode") if b is not None else None for b in bodies]
         assert serialised[0] == serialised[1], key
+
+
+def _in_reference(blocks: list[dict[str, str]], reference: str) -> list[bool]:
+    """For each paragraph, whether the hand-checked text has it: its words in a row (as often as
+    the page repeats it), or for a long paragraph nine in ten of its words. What extraction
+    keeps beyond the reference is the page's furniture."""
+    ref_words = Counter(re.findall(r"\w+", reference.casefold()))
+    ref_text = " ".join(re.findall(r"\w+", reference.casefold()))
+    seen: Counter[str] = Counter()
+    found = []
+    for block in blocks:
+        words = re.findall(r"\w+", block["text"].casefold())
+        joined = " ".join(words)
+        seen[joined] += 1
+        if seen[joined] > 1:
+            found.append(ref_text.count(joined) >= seen[joined])
+            continue
+        found.append(bool(words) and (joined in ref_text or (len(words) > 12 and sum(w in ref_words for w in words) / len(words) >= 0.9)))
+    return found
+
+
+def test_page_furniture_left_in_the_content_is_under_two_percent_and_the_article_text_stays(extractions) -> None:  # type: ignore[no-untyped-def]
+    """The content that is matched and quoted (extraction minus the furniture rules of
+    textdelta.furniture) against the hand-checked text: furniture is what extraction kept beyond
+    it. The filter must cut it to at most 2% of the paragraphs and keep the word F1."""
+    from textdelta import Document
+    from textdelta.furniture import mark_furniture
+
+    paragraphs = furniture_before = furniture_after = kept_paragraphs = 0
+    f1_content = []
+    for item, extracted in extractions.values():
+        if isinstance(extracted, ExtractionError):
+            continue
+        doc = Document.from_dicts(extracted.blocks)
+        marks = mark_furniture(doc.blocks)
+        for block, mark, in_ref in zip(doc.blocks, marks, _in_reference(extracted.blocks, item["articleBody"]), strict=True):
+            if block.kind != "paragraph":
+                continue
+            paragraphs += 1
+            furniture_before += not in_ref
+            if mark is None:
+                kept_paragraphs += 1
+                furniture_after += not in_ref
+        f1_content.append(token_f1("\n".join(b.text for b, m in zip(doc.blocks, marks, strict=True) if m is None), item["articleBody"]))
+    assert furniture_before / paragraphs > 0.04, "the measure sees the furniture extraction lets through"
+    assert furniture_after / kept_paragraphs <= 0.02
+    assert statistics.mean(f1_content) >= 0.954

@@ -56,6 +56,7 @@ PROSE = [
     "He was sentenced on March 3, 2024, to 11 years in prison.",
     "Subscribers to the service rose 12 percent, to 4.1 million, the company reported.",
     "Hegseth declined to say whether he had shared classified information in the chat.",
+    "Campaigners posted <a href=\"javascript:alert(1)\">this link</a> on the trust's page, and <script> too.",
 ]
 
 
@@ -148,7 +149,7 @@ def test_a_paragraph_an_outlet_carries_in_several_stories_is_its_template_and_is
          "A second boat, leased from a Norwegian company, arrives in June and will carry 300 passengers."),
     ]
     pages = []
-    for i, (slug, lede, detail) in enumerate(topics):
+    for slug, lede, detail in topics:
         doc = Document.from_blocks([Block("paragraph", lede), Block("paragraph", detail), Block("paragraph", SIGN_OFF)])
         pages.append({"title": f"{slug} news", "link": server.route(f"/ledger/{slug}", Reply(200, article_html(f"{slug} news", doc)))})
     ledger = FeedConfig(server.route("/ledger.xml", Reply(200, rss("L", pages), RSS)), "Harbour Ledger")

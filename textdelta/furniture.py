@@ -41,6 +41,7 @@ UNSPACED_CHARS_PER_WORD = 3
 
 _END = re.compile(r"[.!?…。！？।۔؟](?:[\s\"'”’»)\]]*)$|[\"”’»]$")
 _WORD = re.compile(r"\w+", re.UNICODE)
+_LETTER_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 _UI_LINES = frozenset(
     folded(s).rstrip(".:!") for s in (
@@ -59,6 +60,14 @@ _UI_LINES = frozenset(
     )
 )
 
+UI_WORDS = 8  # the longest label in _UI_LINES
+# Substrings without which a rule cannot match (lower case): a paragraph with none of them skips it.
+_EMBED_SIGNS = ("<", "[", "class=", "pic.twitter", "instgrm", "platform.twitter")
+_COPYRIGHT_SIGNS = ("©", "(c)", "copyright", "reserved", "무단", "無断", "版权", "this copy is", "may not be", "distribution and use")
+_PROMPT_SIGNS = ("sign up", "subscribe", "newsletter", "register", "inbox", "click", "tap here", "app", "follow", "twitter",
+                 "facebook", "instagram", " x", "youtube", "tiktok", "linkedin", "cookie", "enjoyed", "journalism", "member",
+                 "subscriber", "log in", "sign in", "tip", "share", "listen", "watch the", "terms of", "privacy", "moderat",
+                 "comments", "letter")
 _LINK = re.compile(
     r"^\W*(?:related(?: articles?| stories| coverage| content| news)?|read more|read also|also read|read next|read:|see also|see more|"
     r"more on this(?: story)?|more:|more from [^:]{1,40}:|watch:|watch more|listen:|also:|recommended(?: reading)?|further reading|"
@@ -109,8 +118,11 @@ _COPYRIGHT = re.compile(
 )
 # Notices that never occur in reporting, whatever the paragraph's length.
 _LICENCE = re.compile(r"this copy is for your personal,? non-commercial use|distribution and use of this material are governed", re.IGNORECASE)
+# Embed markup that reached the text: a line that opens with a tag, or carries an embed's own
+# signature. Reporting may quote markup ("posted <script> on the page"), so a tag inside prose
+# is not enough.
 _EMBED = re.compile(
-    r"<\s*/?\s*(?:blockquote|iframe|script|div|span|a|p|img|embed|figure|br|twitter-widget|amp-[\w-]+)\b[^>]*>|"
+    r"^\W{0,3}<\s*/?\s*[a-z][\w-]*(?:\s[^>]*)?/?>|"
     r"\bclass=[\"'][\w -]*(?:twitter-tweet|instagram-media|tiktok-embed)|\[/?(?:button|embed|caption|video|tweet|gallery)\b|"
     r"\bpic\.twitter\.com/\w+|\binstgrm\.Embeds\b|\bplatform\.twitter\.com\b",
     re.IGNORECASE,
@@ -162,16 +174,19 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
     if not stripped:
         return "ui"
     words = _words(stripped)
-    key = folded(stripped).rstrip(".:!…").strip()
-    if key in _UI_LINES:
+    low = stripped.casefold()
+    # Cheap substring tests first: most paragraphs are prose and pass every rule, and the
+    # regular expressions below cost more than extraction's own work on a block.
+    if words <= UI_WORDS and folded(stripped).rstrip(".:!…").strip() in _UI_LINES:
         return "ui"
-    if _EMBED.search(stripped):
+    if any(sign in low for sign in _EMBED_SIGNS) and _EMBED.search(stripped):
         return "embed"
-    if _COPYRIGHT.search(stripped) and (words <= SHORT_WORDS or _LICENCE.search(stripped) or stripped.lower().startswith(("©", "copyright", "(c)"))):
+    if any(sign in low for sign in _COPYRIGHT_SIGNS) and _COPYRIGHT.search(stripped) \
+            and (words <= SHORT_WORDS or _LICENCE.search(stripped) or low.startswith(("©", "copyright", "(c)"))):
         return "copyright"
     if words > SHORT_WORDS:
         return None
-    if _URL_ONLY.match(stripped) or (words <= 15 and _URL.search(stripped)):
+    if ("http" in low or "www." in low or "@" in low) and (_URL_ONLY.match(stripped) or (words <= 15 and _URL.search(stripped))):
         return "link"
     if _LINK.match(stripped) or (stripped.startswith(("[", "(")) and _LINK.match(stripped[1:])):
         return "link"
@@ -179,9 +194,9 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
         return "credit"
     if words <= 20 and _BYLINE.match(stripped):
         return "byline"
-    if _PROMPT.search(stripped):
+    if any(sign in low for sign in _PROMPT_SIGNS) and _PROMPT.search(stripped):
         return "prompt"
-    if words <= 16 and (_CAPTION_END.search(stripped) or "©" in stripped):
+    if words <= 16 and ("©" in stripped or _CAPTION_END.search(stripped)):
         return "caption"
     if words <= DATELINE_WORDS and _DATELINE.search(stripped) and not _ends_like_prose(stripped):
         return "dateline"
@@ -204,10 +219,10 @@ def _headline_like(text: str) -> bool:
     stripped = text.strip()
     if is_sentence(stripped) or not 4 <= _words(stripped) <= HEADLINE_WORDS:
         return False
-    long_words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", stripped) if len(w) >= 4]
+    long_words: list[str] = [w for w in _LETTER_WORD.findall(stripped) if len(w) >= 4]
     if not long_words:
         return False
-    return sum(w[0].isupper() for w in long_words) / len(long_words) >= TITLE_CASE_SHARE
+    return sum(1 for w in long_words if w[0].isupper()) / len(long_words) >= TITLE_CASE_SHARE
 
 
 def mark_furniture(blocks: Sequence[Block], templates: Collection[str] = ()) -> list[str | None]:

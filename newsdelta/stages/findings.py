@@ -5,6 +5,7 @@ content."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlmodel import Session
 
@@ -21,7 +22,7 @@ def record_finding(session: Session, article: Article, new: NewVersion, match: M
     comparison = match.comparison
     if comparison is None or not comparison.new_sections:
         return None
-    sections = []
+    sections: list[dict[str, Any]] = []
     quoted: set[str] = set()
     for section in comparison.new_sections:
         # A finding never quotes the same text twice, wherever the page repeated it.

@@ -36,11 +36,12 @@ from newsdelta.stages.fetch import Fetched, fetch_batch
 from newsdelta.stages.findings import record_finding
 from newsdelta.stages.match import match_story
 from newsdelta.stages.poll import PollResult, feeds_due, poll_feed, sync_feeds
-from newsdelta.stages.store import ArticleText, store_version
+from newsdelta.stages.store import NO_TEMPLATES, ArticleText, store_version
 from newsdelta.storage import repo
 from newsdelta.storage.db import session_scope
 from newsdelta.storage.models import Article, utcnow
 from newsdelta.urls import normalize_url
+from textdelta.furniture import template_keys
 from textdelta.terms import article_terms
 
 log = logging.getLogger(__name__)
@@ -296,17 +297,20 @@ def track_text(session: Session, article: Article, text: ArticleText, settings: 
     # query that happens to follow a change to it.
     with session.no_autoflush:
         result = TrackResult(article_id=repo.row_id(article))
-        new = store_version(session, article, text)
+        templates = repo.template_keys(session, [article.outlet], settings.template_stories).get(article.outlet, NO_TEMPLATES)
+        new = store_version(session, article, text, templates)
         if new is None:
             result.story_id = article.story_id
             return result
         result.version_id, result.version_number = new.version.id, new.version.number
-        terms = text.terms if text.terms is not None else article_terms(text.title, new.doc.text)
+        terms = text.terms if text.terms is not None else article_terms(text.title, new.content.text)
         had_story = article.story_id is not None
         match = match_story(session, article, new, terms, settings)
         if had_story or match.joined:  # a story made just now is as new as it gets
             repo.touch_story(session, match.story_id)
         result.story_id, result.joined_story = match.story_id, match.joined
+        if new.previous is None:  # an article's paragraphs count toward its outlet's template text once
+            repo.count_outlet_paragraphs(session, article.outlet, match.story_id, template_keys(new.doc.blocks))
         session.add(article)
         # The same time the story lookup measures its window from (feed date first, then page date).
         repo.index_terms(session, article, terms, article.published_at or article.first_seen_at)
@@ -315,7 +319,7 @@ def track_text(session: Session, article: Article, text: ArticleText, settings: 
             finding = record_finding(session, article, new, match)
             if finding is not None:
                 result.finding_id = finding.id
-                result.alerts = queue_alerts(session, finding, channels)
+                result.alerts = queue_alerts(session, finding, channels, settings.alerts_min_new_words)
         return result
 
 

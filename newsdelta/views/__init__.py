@@ -4,14 +4,18 @@ and as text. The web view's pages are in pages.py, its server in web/."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from newsdelta.stages.alerts import substance
 from newsdelta.storage import browse, repo
 from newsdelta.storage.db import session_scope
-from newsdelta.storage.models import Finding, Story
+from newsdelta.storage.models import ArticleVersion, Finding, Story
+from textdelta import Document
+from textdelta.furniture import mark_furniture
 
 
 def feeds_view(engine: Engine) -> list[dict[str, Any]]:
@@ -44,19 +48,33 @@ def story_json(row: browse.StoryRow) -> dict[str, Any]:
             "findings": row.findings, "updated_at": _iso(row.updated_at)}
 
 
-def story_view(engine: Engine, story_id: int) -> dict[str, Any] | None:
+def story_view(engine: Engine, story_id: int, template_stories: int = 3) -> dict[str, Any] | None:
+    """A story's tellings and findings. For each telling, `set_aside`: the paragraphs of its
+    latest version that were taken as page furniture (kept in the stored version, not matched
+    or quoted), with their kind, for a person to check. For each finding, whether it was
+    alerted and how much it adds."""
     with session_scope(engine) as session:
         story = session.get(Story, story_id)
         if story is None:
             return None
+        members = repo.story_articles(session, story_id)
+        templates = repo.template_keys(session, {a.outlet for a in members}, template_stories)
         articles = []
-        for a in repo.story_articles(session, story_id):
+        for a in members:
             versions = repo.versions(session, repo.row_id(a))
             articles.append({"id": a.id, "outlet": a.outlet, "url": a.url, "title": a.title, "byline": a.byline,
                              "published_at": _iso(a.published_at), "status": a.status, "versions": len(versions),
-                             "source": a.source, "error": a.last_error})
-        findings = [_finding(f) for f in repo.findings(session, story_id)]
+                             "source": a.source, "error": a.last_error,
+                             "set_aside": _set_aside(versions[-1], templates.get(a.outlet, frozenset())) if versions else []})
+        found = repo.findings(session, story_id)
+        alerted = repo.alerted_findings(session, [repo.row_id(f) for f in found])
+        findings = [{**_finding(f), "alerted": f.id in alerted, "adds": substance(f).describe()} for f in found]
         return {"id": story.id, "title": story.title, "articles": articles, "findings": findings}
+
+
+def _set_aside(version: ArticleVersion, templates: frozenset[str]) -> list[dict[str, str]]:
+    doc = Document.from_dicts(json.loads(version.blocks), title=version.title)
+    return [{"kind": mark, "text": block.text} for block, mark in zip(doc.blocks, mark_furniture(doc.blocks, templates), strict=True) if mark]
 
 
 def alerts_view(engine: Engine, status: str | None = None) -> list[dict[str, Any]]:
@@ -83,17 +101,26 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def story_text(story: dict[str, Any]) -> str:
+def story_text(story: dict[str, Any], furniture: bool = False) -> str:
+    """The story as text; the furniture set aside from each telling is one line of counts,
+    or listed in full with `furniture`."""
     lines = [f"Story #{story['id']}: {story['title']}", ""]
     for a in story["articles"]:
         lines.append(f"  [{a['outlet']}] {a['title']}  ({a['published_at'] or 'date unknown'}, {a['versions']} version(s), {a['status']})")
         lines.append(f"      {a['url']}")
+        if a.get("set_aside"):
+            kinds = Counter(p["kind"] for p in a["set_aside"])
+            lines.append(f"      set aside as page furniture: {len(a['set_aside'])} paragraph(s) ("
+                         + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ")" + ("" if furniture else "; --furniture lists them"))
+            if furniture:
+                lines += [f"        - [{p['kind']}] {p['text']}" for p in a["set_aside"]]
     lines.append("")
     if not story["findings"]:
         lines.append("  No new material found yet.")
     for f in story["findings"]:
         compared = ", ".join(f["compared_outlets"]) or "earlier versions"
-        lines.append(f"  Finding #{f['id']}: {f['outlet']} adds material not in {compared} (score {f['score']:.2f})")
+        lines.append(f"  Finding #{f['id']}: {f['outlet']} adds material not in {compared} (score {f['score']:.2f}; {f['adds']}"
+                     + ("" if f["alerted"] else "; not alerted: too little to interrupt anyone") + ")")
         for s in f["new_sections"]:
             title = s.get("heading") or ("new paragraphs" + (f" under \"{s['under_heading']}\"" if s.get("under_heading") else ""))
             lines.append(f"    ## {title}")
