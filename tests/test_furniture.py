@@ -45,6 +45,12 @@ FURNITURE = {
     "© 2025 Meridian Post. All rights reserved.": "copyright",
     "This material may not be published, broadcast, rewritten or redistributed.": "copyright",
     "TRUMP TARIFF PLAN SENDS MARKETS LOWER": "headlines",
+    "WORLD NEWS": "ui",
+    "Mar 31, 2025, 6:40 AM | Updated: 7:02 am": "dateline",
+    "Harbour councillor Ann Pryce outside the town hall (PA)": "caption",
+    "Tokyo CNN –": "credit",
+    "This is a developing story and will be updated as more information becomes available.": "prompt",
+    "via Meridian Post:": "link",
 }
 
 # Reporting that mentions what furniture is made of, and must stay content.

@@ -30,6 +30,8 @@ from textdelta.normalize import folded, text_key
 SHORT_WORDS = 40
 # A dateline ("Updated 4:14 p.m.", "BUSINESS · 4 DAYS AGO", "4 Min Read") is a short line.
 DATELINE_WORDS = 12
+# A paragraph this short in capitals, not a sentence, is a section label ("CRIME", "WORLD NEWS").
+LABEL_WORDS = 3
 # Lines without closing punctuation up to this long, two or more in a row: a list of headlines.
 HEADLINE_WORDS = 25
 # A list of headlines: this many title-like lines in a row. Lists in articles (features,
@@ -67,13 +69,13 @@ _COPYRIGHT_SIGNS = ("©", "(c)", "copyright", "reserved", "무단", "無断", "�
 _PROMPT_SIGNS = ("sign up", "subscribe", "newsletter", "register", "inbox", "click", "tap here", "app", "follow", "twitter",
                  "facebook", "instagram", " x", "youtube", "tiktok", "linkedin", "cookie", "enjoyed", "journalism", "member",
                  "subscriber", "log in", "sign in", "tip", "share", "listen", "watch the", "terms of", "privacy", "moderat",
-                 "comments", "letter")
+                 "comments", "letter", "developing", "breaking", "check back", "to come", "they come", "updated as", "follows", "audio")
 _LINK = re.compile(
     r"^\W*(?:related(?: articles?| stories| coverage| content| news)?|read more|read also|also read|read next|read:|see also|see more|"
     r"more on this(?: story)?|more:|more from [^:]{1,40}:|watch:|watch more|listen:|also:|recommended(?: reading)?|further reading|"
     r"don'?t miss|must read|you may also like|you might also like|explore further|up next|trending:|latest:|"
     r"leggi anche|lire aussi|à lire aussi|lesen sie auch|mehr zum thema|siehe auch|lea también|lee también|leia também|"
-    r"veja também|zie ook|czytaj też|читайте также|filed under|tags?:|topics?:|categories:|listen:|listen (?:live|now|again|back)\b)(?=\W|$)",
+    r"veja também|zie ook|czytaj też|читайте также|filed under|tags?:|topics?:|categories:|listen:|listen (?:live|now|again|back)\b|via [\w .&'-]{1,40}:$|watch(?= [A-Z][\w ]{0,30}$))(?=\W|$)",
     re.IGNORECASE,
 )
 _PROMPT = re.compile(
@@ -85,7 +87,8 @@ _PROMPT = re.compile(
     r"accept (?:all )?cookies|if you enjoyed this (?:article|story)|support (?:our|independent) journalism|become a (?:member|subscriber)|"
     r"already a subscriber|subscribers? only|log in to|sign in to|have a (?:news )?tip|send us a tip|share it with a friend|"
     r"share this (?:article|story)|listen to (?:this|the) (?:article|podcast|episode)|watch the (?:video|full)|terms of (?:use|service)|"
-    r"privacy policy)",
+    r"privacy policy|this is a (?:developing|breaking) story|(?:check back|more to come|updates as they come)\b|will be updated as|"
+    r"earlier (?:story|version) (?:follows|is below)|story follows below|audio player|listen to this article)",
     re.IGNORECASE,
 )
 _CREDIT = re.compile(
@@ -95,11 +98,12 @@ _CREDIT = re.compile(
     r".{2,240}?\bcontributed (?:to )?(?:this )?(?:report|reporting|story|article)|"
     r"(?:write to|email|e-mail|contact|reach) (?:the (?:author|reporters?|writers?)|[\w.' -]{2,60}) (?:at|on|via)\b|"
     r"(?:this (?:story|article|report) (?:was|has been) (?:updated|corrected|produced|written|edited|originally published))|"
-    r"(?:citation:))",
+    r"(?:citation:)|[\w .,']{0,40}\(?(?:CNN|AP|AFP|Reuters|Bloomberg|UPI|dpa)\)?\s*[–—-]+$)",
     re.IGNORECASE,
 )
 _CAPTION_END = re.compile(
-    r"(?:\((?:[^()]{0,60}(?:photo|image|picture|credit|via|file)[^()]{0,60}|AP|AFP|Reuters|Getty(?: Images)?)\)|"
+    r"(?:\((?:[^()]{0,60}(?:photo|image|picture|credit|via|file)[^()]{0,60}|AP|AFP|Reuters|Getty(?: Images)?|PA|EPA|AAP|dpa|"
+    r"Xinhua|ANI|PTI|Bloomberg|Shutterstock)\)|"
     r"\b(?:AP Photo|REUTERS|AFP|Getty Images|EPA|Bloomberg|PA Images?|Xinhua)\s*/\s*[\w .'-]{1,60}|"
     r"/\s*(?:AP|AFP|Reuters|Getty(?: Images)?|EPA|Bloomberg|Shutterstock)|\b(?:Getty Images|Shutterstock|iStock|Alamy)|"
     r"\b(?:photo|image|picture|photograph|credit|foto)\s*(?::|by|©)\s*[\w .'&/-]{1,60})\W*$",
@@ -198,19 +202,31 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
         return "prompt"
     if words <= 16 and ("©" in stripped or _CAPTION_END.search(stripped)):
         return "caption"
-    if words <= DATELINE_WORDS and _DATELINE.search(stripped) and not _ends_like_prose(stripped):
+    if words <= DATELINE_WORDS and (_DATELINE.search(stripped) or _only_dates(stripped)) and not _ends_like_prose(stripped):
         return "dateline"
+    if kind != "heading" and words <= LABEL_WORDS and stripped.upper() == stripped and any(c.isalpha() for c in stripped) \
+            and not is_sentence(stripped):
+        return "ui"  # a section label in capitals ("CRIME", "WORLD NEWS") above the article
     if kind != "heading" and words >= 3 and stripped.upper() == stripped and any(c.isalpha() for c in stripped) \
             and (not is_sentence(stripped) or words <= DATELINE_WORDS):
         return "headlines"  # a headline in capitals between paragraphs links to another story
     return None
 
 
+def _date_residue(text: str) -> list[str]:
+    """The words of a line once its dates, times and dateline labels are taken out."""
+    return [w for w in _WORD.findall(_DATE_TOKENS.sub(" ", text)) if not w.isdigit()]
+
+
 def _ends_like_prose(text: str) -> bool:
     """A dateline pattern inside a real sentence ("Published in May, the report found …") is
     reporting: words remain once the dates, times and dateline labels are taken out."""
-    words = [w for w in _WORD.findall(_DATE_TOKENS.sub(" ", text)) if not w.isdigit()]
-    return is_sentence(text) and len(words) >= 4
+    return is_sentence(text) and len(_date_residue(text)) >= 4
+
+
+def _only_dates(text: str) -> bool:
+    """Nothing but dates, times and their labels ("Nov 18, 2022, 3:33 PM | Updated: 3:34 pm")."""
+    return any(c.isdigit() for c in text) and not _date_residue(text)
 
 
 def _headline_like(text: str) -> bool:
