@@ -7,15 +7,24 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from newsdelta.alerts.outbox import DeliveryReport
+from newsdelta.errors import ConfigError
 from newsdelta.settings import Settings, load_settings
 from newsdelta.stages import deliver
 from newsdelta.storage.db import engine_for
 
 
-@task(name="deliver_channel", retries=2, retry_delay_seconds=[10, 60], timeout_seconds=600, cache_policy=NO_CACHE)
+def _worth_retrying(_task: Any, _run: TaskRun, state: State[Any]) -> bool:
+    """A configuration error (a Secret block that does not exist, an unreadable CA file) fails
+    the same way on every try: it is reported at once, not after the retry delays."""
+    return not isinstance(state.data, ConfigError)
+
+
+@task(name="deliver_channel", retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=_worth_retrying,
+      timeout_seconds=600, cache_policy=NO_CACHE)
 def deliver_channel(settings: Settings, channel: str, force: bool) -> DeliveryReport:
     return deliver.deliver_channel(engine_for(settings.database_url), settings, channel, force=force)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,20 @@ def test_a_missing_secret_block_is_a_one_line_error_naming_it(prefect_server, en
     with pytest.raises(ConfigError, match="Prefect Secret block 'no-such-block'") as info:
         deliver_all(engine, s)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.prefect
+def test_the_delivery_flow_reports_a_missing_secret_block_without_retrying(prefect_server, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from flows.deliver import deliver_alerts
+    from newsdelta.errors import ConfigError
+
+    config = tmp_path / "config.toml"
+    config.write_text('[alerts]\nconsole = false\n[alerts.slack]\nsecret_block = "no-such-block"\n')
+    monkeypatch.setenv("NEWSDELTA_HOME", str(tmp_path))
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match="no-such-block"):
+        deliver_alerts(config_path=str(config))
+    assert time.monotonic() - started < 10, "the task waited out a retry delay (the first is 10 s)"
 
 
 # --- alerts --retry -----------------------------------------------------------------------
