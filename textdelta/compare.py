@@ -39,6 +39,7 @@ class Thresholds:
     gap: float = 0.2  # coverage enough for a sentence that fills the gap between two aligned neighbours
     lede: float = 0.3  # factor on the story score when the two ledes report different events
     lede_meaning: float = 0.45  # cosine below which two ledes the words do not tie report different events
+    fact_meaning: float = 0.45  # cosine at or above which a sentence whose figures the old sentence all states restates it
 
 
 # Words only (no sentence model): the same-story cut and lede factor that --fit chose for it.
@@ -186,7 +187,8 @@ def compare_to_story(
     ]
     fresh = [s.text for s, st in zip(new_sentences, statuses) if st == "new"]
     updates = {c.new for c in changed if c.updates_facts}
-    sections = _new_sections(new, new_sentences, [("new" if s.text in updates else st) for s, st in zip(new_sentences, statuses)], th)
+    final = [("new" if s.text in updates else st) for s, st in zip(new_sentences, statuses)]
+    sections = _new_sections(new, new_sentences, final, th)
     return Comparison(
         same_story=score >= th.same_story,
         score=score,
@@ -329,7 +331,7 @@ def _status(s: Sentence, m: Match, near: tuple[int, float] | None, pool: OldPool
         # Below the lexical threshold the words alone cannot tell a paraphrase from a new fact
         # about the same people: meaning and shared words decide together.
         j, cosine = near
-        if cosine >= th.semantic_alone or m.coverage + cosine >= th.semantic:
+        if cosine >= th.semantic_alone or m.coverage + cosine >= th.semantic or _same_figures(s, pool.sentences[j], cosine, th):
             restated = True
             if j not in m.old:
                 m = Match(m.coverage, m.dice, (j,), m.quoted)
@@ -344,6 +346,14 @@ def _status(s: Sentence, m: Match, near: tuple[int, float] | None, pool: OldPool
         if folded(old_text) != folded(s.text):
             return m, "changed"
     return m, "old"
+
+
+def _same_figures(s: Sentence, old: Sentence, cosine: float, th: Thresholds) -> bool:
+    """Close in meaning and every figure it states is one the old sentence states ("1.6
+    gigawatt-hours for 130,000 homes" after "1,600 MWh, enough for 130,000 households"): the
+    same fact in other words. A new figure makes it news, however close the rest."""
+    figures = {f for f in s.facts if f.startswith("#")}
+    return bool(figures) and cosine >= th.fact_meaning and s.facts <= old.facts
 
 
 VERBATIM_DICE = 0.9

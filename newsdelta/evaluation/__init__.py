@@ -20,11 +20,10 @@ from importlib.abc import Traversable
 from typing import Any
 
 from newsdelta.seeds import seed_text
-from textdelta import Document, Thresholds, compare, parse_plain_text
+from textdelta import Comparison, Document, Thresholds, compare, parse_plain_text
 from textdelta.blocks import Block
 from textdelta.compare import default_thresholds
 from textdelta.semantic import Embedder
-from textdelta.sentences import split_sentences
 
 DATA = resources.files(__name__) / "data"
 
@@ -109,14 +108,11 @@ def _handwritten(name: str, text: str) -> Case:
                 {i for i, p in enumerate(paragraphs) if p in marked})
 
 
-def reported_new_paragraphs(doc: Document, new_sentences: list[str]) -> set[int]:
-    fresh = set(new_sentences)
-    out = set()
-    for i, text in enumerate(b.text for b in doc.blocks if b.kind == "paragraph"):
-        new_chars = sum(len(s) for s in split_sentences(text) if s in fresh)
-        if text and new_chars / len(text) > 0.5:
-            out.add(i)
-    return out
+def reported_new_paragraphs(doc: Document, result: Comparison) -> set[int]:
+    """The paragraphs (indices among `doc`'s) that the comparison reports new: those of its new
+    sections, which is what a finding quotes and an alert sends."""
+    reported = {p for section in result.new_sections for p in section.paragraphs}
+    return {i for i, text in enumerate(b.text for b in doc.blocks if b.kind == "paragraph") if text in reported}
 
 
 @dataclass
@@ -185,7 +181,7 @@ def score(cases: list[Case], thresholds: Thresholds, semantic: Embedder | None =
             home = next((i for i, p in enumerate(paragraphs) if a.new in p), None)
             s.sentences += 1
             s.sentences_correct += (a.status == "new") == (home in case.new_paragraphs)
-        predicted = reported_new_paragraphs(case.new, result.new_sentences + [c.new for c in result.changed_sentences if c.updates_facts])
+        predicted = reported_new_paragraphs(case.new, result)
         predicted -= case.ignore
         s.tp += len(predicted & case.new_paragraphs)
         s.fp += len(predicted - case.new_paragraphs)
