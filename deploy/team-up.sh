@@ -13,7 +13,6 @@ export PREFECT_SERVER_ANALYTICS_ENABLED=false
 export PREFECT_API_DATABASE_CONNECTION_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/prefect"
 export PREFECT_API_URL=http://127.0.0.1:4200/api
 export NEWSDELTA_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/newsdelta"
-export NEWSDELTA_PROJECT_DIR=$PWD
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT

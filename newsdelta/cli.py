@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import typer
 
@@ -209,6 +210,12 @@ def ingest(config: Path | None = ConfigOption,
     if not feed and not settings.feeds:
         typer.echo("configuration error: no feeds configured (add [[feeds]] to the config file, or pass --feed URL)", err=True)
         raise typer.Exit(EXIT_CONFIG)
+    for url in feed or []:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            # Refused before the run: the run would keep a feed row for it, listed by `feeds` for good.
+            typer.echo(f"configuration error: --feed {url}: not an http(s) URL", err=True)
+            raise typer.Exit(EXIT_CONFIG)
     _engine(config)  # the flow's engine_for finds it open; a database that cannot be is one line here
     _quiet_prefect()
     from newsdelta.flows.ingest import ingest as ingest_flow

@@ -42,6 +42,13 @@ class ParsedFeed:
     problem: str | None = None  # why the feed is flagged malformed, if it is
 
 
+# What feedparser flags although the whole document was read: a charset or content type that
+# the server declared and the document contradicts (text/xml without a charset means us-ascii,
+# so every UTF-8 feed served that way is "overridden"). Flagging those would mark sound feeds
+# malformed, and `newsdelta feeds` would call them sick.
+_READ_ANYWAY = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+
+
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
     if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return parse_json_feed(body, url)
@@ -53,8 +60,9 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     if content_type:
         headers["content-type"] = content_type
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
-    if parsed.get("bozo"):
-        problems.append(f"{type(parsed.get('bozo_exception')).__name__}: {parsed.get('bozo_exception')}"[:300])
+    bozo = parsed.get("bozo_exception")
+    if parsed.get("bozo") and not isinstance(bozo, _READ_ANYWAY):
+        problems.append(f"{type(bozo).__name__}: {bozo}"[:300])
     entries = [e for e in (_entry(raw, url) for raw in parsed.entries) if e is not None]
     if not entries and not parsed.get("version") and not parsed.feed.get("title"):
         raise FeedParseError("not a feed: " + ("; ".join(problems) or "no feed elements found"))

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from newsdelta import progress
 from newsdelta.cli import EXIT_ALL_FEEDS_FAILED, EXIT_CONFIG, app
 from newsdelta.http_client import Fetcher, HostThrottle
-from newsdelta.settings import Settings
+from newsdelta.settings import FeedConfig, Settings
 from tests.conftest import wait_until
 from tests.httpserver import Reply
 
@@ -101,6 +101,28 @@ def test_read_commands_create_no_database_nor_data_directory(tmp_path: Path) -> 
     result = CliRunner().invoke(app, ["web", "--port", "0"], env=env)
     assert result.exit_code != 0 and "no database at" in str(result.exception)
     assert not home.exists()
+
+
+def test_a_feed_argument_that_is_not_a_url_is_refused_and_never_listed(tmp_path: Path) -> None:
+    env = {"NEWSDELTA_HOME": str(tmp_path)}
+    message = one_line_error(*invoke(["ingest", "--feed", "not-a-url"], env))
+    assert message == "configuration error: --feed not-a-url: not an http(s) URL"
+    assert invoke(["feeds", "--json"], env)[:2] == (0, "[]\n")
+
+
+def test_a_feed_served_as_text_xml_and_read_whole_is_healthy(server, engine, fetcher, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """text/xml without a charset declares us-ascii, which a UTF-8 feed contradicts: feedparser
+    flags it, yet every entry is read. `newsdelta feeds` calls it ok, not SICK."""
+    from newsdelta.stages import poll
+    from tests.builders import rss
+
+    items = [{"title": f"Café n°{i}", "link": server.url(f"/a{i}")} for i in range(20)]
+    url = server.route("/feed.xml", Reply(200, rss("Le Monde à côté", items), {"Content-Type": "text/xml"}))
+    [feed_id] = poll.sync_feeds(engine, [FeedConfig(url)])
+    assert poll.poll_feed(engine, fetcher, feed_id).new_entries == 20
+    code, out, _ = invoke(["feeds", "--json"], {"NEWSDELTA_HOME": str(settings.home)})
+    [shown] = json.loads(out)
+    assert (code, shown["status"], shown["healthy"], shown["error"]) == (0, "ok", True, None)
 
 
 def test_deliver_with_nothing_due_starts_no_prefect(tmp_path: Path) -> None:
