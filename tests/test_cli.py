@@ -97,6 +97,7 @@ def test_read_commands_create_no_database_nor_data_directory(tmp_path: Path) -> 
     assert (code, json.loads(out)) == (0, [])
     assert invoke(["show", "1"], env)[0] == 1
     assert invoke(["feeds", "--json"], env)[:2] == (0, "[]\n")
+    assert invoke(["alerts", "--json"], env)[:2] == (0, "[]\n")
     assert invoke(["settings"], env)[0] == 0
     result = CliRunner().invoke(app, ["web", "--port", "0"], env=env)
     assert result.exit_code != 0 and "no database at" in str(result.exception)
