@@ -216,6 +216,7 @@ def main() -> None:
     parser.add_argument("--stored", type=int, default=0,
                         help="articles already stored (index rows, all inside the match window) before the flow runs: memory and speed against a big database")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="profile the run without Prefect (cProfile, printed to stderr)")
     args = parser.parse_args()
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
@@ -256,12 +257,29 @@ def main() -> None:
         workers.shutdown()  # the plain run spawns its own extraction workers, as the flow did
         os.environ["NEWSDELTA_HOME"] = str(tmp / "plain")
         os.environ["NEWSDELTA_DATABASE_URL"] = fresh_database(args.database_url, tmp / "plain")
+        from newsdelta.stages.store import stored_content, stored_doc
         from newsdelta.storage.db import engine_for
+        from textdelta import clear_caches
+        from textdelta.semantic import default_embedder
+
         engine_for.cache_clear()
+        # Cold, as the flow run was: the model loads again and embeds every sentence anew.
+        default_embedder.cache_clear()
+        clear_caches()
+        stored_doc.cache_clear()
+        stored_content.cache_clear()
         if args.stored:
             prefill(os.environ["NEWSDELTA_DATABASE_URL"], args.stored)
         cpu_before = process_cpu()
-        plain_wall, plain_stored = run_plain(config_for(tmp / "plain", base, args.feeds, args.articles))
+        if args.profile:
+            import cProfile
+            import pstats
+
+            with cProfile.Profile() as profile:
+                plain_wall, plain_stored = run_plain(config_for(tmp / "plain", base, args.feeds, args.articles))
+            pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(35)
+        else:
+            plain_wall, plain_stored = run_plain(config_for(tmp / "plain", base, args.feeds, args.articles))
         cpu_after = process_cpu()
         plain_cpu_ms = {role: round(1000 * (cpu_after[role] - cpu_before.get(role, 0.0)) / max(1, plain_stored), 1) for role in cpu_after}
         log(f"plain: {plain_stored} stored in {plain_wall:.1f}s; CPU per stored article: {plain_cpu_ms} ms")

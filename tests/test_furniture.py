@@ -222,3 +222,31 @@ def _two_tellings(server, engine, fetcher, settings, added: list[str]) -> None: 
     b = server.route("/b", Reply(200, article_html("Hegseth announces plan", later, date="2025-03-31")))
     run(engine, fetcher, settings, [FeedConfig(server.route("/a.xml", Reply(200, rss("A", [{"title": "A", "link": a}]), RSS)), "Harbor Times")])
     run(engine, fetcher, settings, [FeedConfig(server.route("/b.xml", Reply(200, rss("B", [{"title": "B", "link": b}]), RSS)), "Meridian Post")])
+
+
+def test_the_furniture_set_aside_is_shown_folded_on_the_story_page_and_listed_by_show(server, engine, fetcher, settings) -> None:  # type: ignore[no-untyped-def]
+    from newsdelta.views import story_text, story_view
+    from newsdelta.views.pages import story_page
+
+    original = parse_plain_text(seed_text("000_"))
+    rewrite = parse_plain_text(seed_text("002_"))
+    credit = "Reporting by Dana Whitfield; Editing by Sam Ortiz"
+    page = Document.from_blocks([*rewrite.blocks, Block("paragraph", credit)], title="Hegseth in Tokyo")
+    a = server.route("/a", Reply(200, article_html("Hegseth announces plan", original)))
+    b = server.route("/b", Reply(200, article_html("Hegseth in Tokyo", page, date="2025-03-31")))
+    run(engine, fetcher, settings, [FeedConfig(server.route("/a.xml", Reply(200, rss("A", [{"title": "A", "link": a}]), RSS)), "Harbor Times")])
+    run(engine, fetcher, settings, [FeedConfig(server.route("/b.xml", Reply(200, rss("B", [{"title": "B", "link": b}]), RSS)), "Meridian Post")])
+
+    view = story_view(engine, 1)
+    assert view is not None
+    meridian = next(a for a in view["articles"] if a["outlet"] == "Meridian Post")
+    assert {"kind": "credit", "text": credit} in meridian["set_aside"]
+    assert view["findings"][0]["alerted"] and view["findings"][0]["adds"] == "adds 3 paragraphs, 108 words"
+    assert "set aside as page furniture: 1 paragraph(s) (credit 1)" in story_text(view)
+    assert f"- [credit] {credit}" in story_text(view, furniture=True)
+
+    shown = story_page(engine, 1)
+    assert shown is not None
+    paragraphs = [p for f in shown["findings"] for s in f["sections"] for p in s["paragraphs"]]
+    assert [p["furniture"] for p in paragraphs if p["text"] == credit] == ["credit"]
+    assert not any(p["new"] for p in paragraphs if p["furniture"])

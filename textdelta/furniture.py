@@ -59,6 +59,7 @@ _UI_LINES = frozenset(
         "this article has been sent to", "an error has occurred, please try again later", "story continues below advertisement",
         "article continues below", "scroll to continue", "subscribe", "sign up", "log in", "sign in", "register",
         "accept", "accept cookies", "manage cookies", "cookie settings", "feedback", "report an error", "send us feedback",
+        "leave a reply", "leave a comment", "post a comment", "join the conversation", "cancel reply",
     )
 )
 
@@ -69,7 +70,7 @@ _COPYRIGHT_SIGNS = ("©", "(c)", "copyright", "reserved", "무단", "無断", "�
 _PROMPT_SIGNS = ("sign up", "subscribe", "newsletter", "register", "inbox", "click", "tap here", "app", "follow", "twitter",
                  "facebook", "instagram", " x", "youtube", "tiktok", "linkedin", "cookie", "enjoyed", "journalism", "member",
                  "subscriber", "log in", "sign in", "tip", "share", "listen", "watch the", "terms of", "privacy", "moderat",
-                 "comments", "letter", "developing", "breaking", "check back", "to come", "they come", "updated as", "follows", "audio")
+                 "comments", "letter", "developing", "breaking", "check back", "to come", "they come", "updated as", "follows", "audio", "email address", "required fields")
 _LINK = re.compile(
     r"^\W*(?:related(?: articles?| stories| coverage| content| news)?|read more|read also|also read|read next|read:|see also|see more|"
     r"more on this(?: story)?|more:|more from [^:]{1,40}:|watch:|watch more|listen:|also:|recommended(?: reading)?|further reading|"
@@ -87,7 +88,7 @@ _PROMPT = re.compile(
     r"accept (?:all )?cookies|if you enjoyed this (?:article|story)|support (?:our|independent) journalism|become a (?:member|subscriber)|"
     r"already a subscriber|subscribers? only|log in to|sign in to|have a (?:news )?tip|send us a tip|share it with a friend|"
     r"share this (?:article|story)|listen to (?:this|the) (?:article|podcast|episode)|watch the (?:video|full)|terms of (?:use|service)|"
-    r"privacy policy|this is a (?:developing|breaking) story|(?:check back|more to come|updates as they come)\b|will be updated as|"
+    r"privacy policy|your email address will not be published|required fields are marked|this is a (?:developing|breaking) story|(?:check back|more to come|updates as they come)\b|will be updated as|"
     r"earlier (?:story|version) (?:follows|is below)|story follows below|audio player|listen to this article)",
     re.IGNORECASE,
 )

@@ -18,11 +18,12 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from newsdelta.stages.store import stored_doc, version_diff
+from newsdelta.stages.store import stored_content, stored_doc, version_diff
 from newsdelta.storage import browse
 from newsdelta.storage.db import session_scope
 from newsdelta.storage.models import Article, Finding, Story
 from textdelta import Comparison, Document, compare_to_story
+from textdelta.furniture import mark_furniture
 from textdelta.sentences import split_sentences
 
 # As matching reads a story (repo.story_versions): the most recently stored versions, this many.
@@ -173,10 +174,13 @@ def annotate_finding(finding: Finding, rows: list[browse.VersionRow], by_version
     if new is None:  # the version is gone: show what the finding recorded
         return {**base, "version": None, "title": "", "url": "", "sections": [], "compared": []}
     doc = stored_doc(new.title, new.blocks)
+    furniture = mark_furniture(doc.blocks)
     compared = compared_versions(rows, new)
+    # Compared as matching compares: each version's content, its page furniture set aside.
     comparison = COMPARISONS.get(
         (("words and meaning" if semantic is not None else "words", ""), (new.title, new.blocks), *((r.title, r.blocks) for r in compared)),
-        lambda: compare_to_story([stored_doc(r.title, r.blocks) for r in compared], doc, semantic=semantic),
+        lambda: compare_to_story([stored_content(r.title, r.blocks) for r in compared], stored_content(new.title, new.blocks),
+                                 semantic=semantic),
     )
     compared_ids = {r.version_id for r in compared}
     new_paragraphs = {p for s in recorded for p in s.get("paragraphs", [])}
@@ -195,7 +199,13 @@ def annotate_finding(finding: Finding, rows: list[browse.VersionRow], by_version
     alignments = iter(comparison.alignments)
     pending = next(alignments, None)
     sections: list[dict[str, Any]] = []
-    for block in doc.blocks:
+    for block, kind in zip(doc.blocks, furniture, strict=True):
+        if kind is not None:  # kept in the stored version, set aside from matching: shown folded
+            if not sections:
+                sections.append({"heading": None, "new": False, "paragraphs": [], "first": None})
+            sections[-1]["paragraphs"].append({"text": block.text, "new": False, "furniture": kind, "sentences": [], "beside": [],
+                                               "first": None})
+            continue
         if block.kind == "heading":
             sections.append({"heading": block.text, "new": block.text in new_headings, "paragraphs": [],
                              "first": first([block.text]).ref(finding.article_id)})
@@ -220,10 +230,10 @@ def annotate_finding(finding: Finding, rows: list[browse.VersionRow], by_version
             attribution = first(anchor)
         else:
             attribution = first([o["text"] for s in sentences for o in s["old"]] + [s["text"] for s in sentences])
-        sections[-1]["paragraphs"].append({"text": block.text, "new": is_new, "sentences": sentences, "beside": _beside(sentences),
+        sections[-1]["paragraphs"].append({"text": block.text, "new": is_new, "furniture": None, "sentences": sentences, "beside": _beside(sentences),
                                            "first": attribution.ref(finding.article_id)})
     for section in sections:
-        section["new"] = section["new"] and all(p["new"] for p in section["paragraphs"])
+        section["new"] = section["new"] and all(p["new"] for p in section["paragraphs"] if not p.get("furniture"))
     return {**base, "version": new.number, "title": new.title, "url": new.url, "sections": sections,
             "compared": sorted({(r.outlet, r.article_id) for r in compared}), "score_now": round(comparison.score, 4)}
 
@@ -273,7 +283,7 @@ def article_page(engine: Engine, article_id: int, old: int | None = None, new: i
         page["text"] = {"number": new, "blocks": _plain_blocks(new_doc)}
         return page
     old_doc = stored_doc(chosen[old].title, chosen[old].blocks)
-    diff = version_diff(old_doc, new_doc)
+    diff = version_diff(stored_content(chosen[old].title, chosen[old].blocks), stored_content(chosen[new].title, chosen[new].blocks))
     page["diff"] = {"old": old, "new": new, **diff, "blocks": _diff_blocks(old_doc, new_doc, diff)}
     return page
 
