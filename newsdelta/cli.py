@@ -420,7 +420,7 @@ def _semantic_scorer(wanted: bool) -> Any:
 def serve(config: Path | None = ConfigOption,
           cron: str = typer.Option("*/15 * * * *", help="Schedule of the ingest deployment."),
           api_url: str | None = typer.Option(None, help="Prefect server (default: $PREFECT_API_URL, or start a local one)."),
-          port: int = typer.Option(4200, help="Port for the local Prefect server, when one is started.")) -> None:
+          port: int = typer.Option(4200, help="Port for the local Prefect server and its UI, when one is started (0: any free port).")) -> None:
     """Run on a schedule: serve the ingest deployment (one run at a time) until stopped."""
     from newsdelta.serve import serve_forever
 
