@@ -110,11 +110,13 @@ def test_the_prefect_ui_shows_the_deployments_in_a_browser(served: Served) -> No
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{ui}/deployments")
-            # Listed only if the UI reached the API: the rows come from it.
-            expect(page.get_by_text("newsdelta-ingest")).to_be_visible(timeout=60_000)
-            expect(page.get_by_text("scheduled", exact=True)).to_be_visible()
-            expect(page.get_by_text("newsdelta-deliver")).to_be_visible()
-            assert "connect to Server API" not in page.inner_text("body")
+            for path in ("/deployments", "/v2/deployments"):  # Prefect's two UIs (v2 is the default one)
+                page.goto(f"{ui}{path}")
+                # Listed only if the UI reached the API: the rows come from it.
+                expect(page.get_by_text("newsdelta-ingest")).to_be_visible(timeout=60_000)
+                expect(page.get_by_text("scheduled", exact=True)).to_be_visible()
+                expect(page.get_by_text("newsdelta-deliver")).to_be_visible()
+                body = page.inner_text("body")
+                assert "connect to Server API" not in body and "Unable to connect" not in body, path
         finally:
             browser.close()
