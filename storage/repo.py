@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Table, TextClause, bindparam, func, insert, or_, text, update
+from sqlalchemy import Integer, String, Table, TextClause, bindparam, column, func, insert, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -162,9 +162,14 @@ def version_hashes(session: Session, article_id: int) -> list[tuple[int, int, st
 # (figures in docs/performance.md).
 _VERSION_HASHES = text("SELECT id, number, content_hash FROM article_version WHERE article_id = :article_id ORDER BY number")
 _STORY_VERSIONS = text(
-    "SELECT article.id, article.outlet, article_version.id, article_version.source, article_version.title, article_version.blocks "
+    "SELECT article.id, article.outlet, article_version.id, article_version.source, article_version.title, article_version.blocks, "
+    "COALESCE(article.published_at, article.first_seen_at) "
     "FROM article JOIN article_version ON article_version.article_id = article.id WHERE article.story_id = :story_id "
     "ORDER BY article_version.fetched_at DESC, article_version.id DESC LIMIT :limit"
+).columns(
+    # Typed, so that SQLite's stored text comes back as a datetime, as PostgreSQL's does.
+    column("article_id", Integer), column("outlet", String), column("version_id", Integer), column("source", String),
+    column("title", String), column("blocks", String), column("published_at", _table(Article).c.published_at.type),
 )
 
 
@@ -326,6 +331,7 @@ class StoryVersion(NamedTuple):
     source: str
     title: str
     blocks: str  # JSON, as stored
+    published_at: datetime | None = None  # the article's (first seen, when it gave none)
 
 
 def story_versions(session: Session, story_id: int, limit: int = 60) -> list[StoryVersion]:

@@ -106,12 +106,13 @@ def grouping_article(name: str) -> tuple[dict[str, str], Document]:
 
 def test_independent_reports_of_one_event_form_one_story_and_a_later_event_with_the_same_people_does_not(
         server, engine, fetcher, settings) -> None:  # type: ignore[no-untyped-def]
-    # (The set's fourth telling, the Capital Observer's, opens on a pension saver in the public
-    # gallery and reaches the verdict in its third paragraph: such feature ledes are still read
-    # as another event; see KNOWN_WRONG_VERDICTS in test_textdelta.py for the pairs kept as known.)
+    # The Capital Observer's telling opens on a pension saver in the public gallery and reaches
+    # the verdict in its third paragraph, the Kestrel Times' on the crowd: on their words and
+    # ledes they read as another event, published hours later and close in meaning they join.
     verdict = ["valesford-fraud-verdict__valesford-herald", "valesford-fraud-verdict__meridian-wire",
-               "valesford-fraud-verdict__lantern-radio"]
-    semifinal = ["kestrel-rovers-cup-semifinal__meridian-wire", "kestrel-rovers-cup-semifinal__sporting-line"]
+               "valesford-fraud-verdict__lantern-radio", "valesford-fraud-verdict__capital-observer"]
+    semifinal = ["kestrel-rovers-cup-semifinal__meridian-wire", "kestrel-rovers-cup-semifinal__sporting-line",
+                 "kestrel-rovers-cup-semifinal__kestrel-times"]
     final = ["kestrel-rovers-cup-final__kestrel-times", "kestrel-rovers-cup-final__sporting-line"]  # a week later, same team
     feeds, event_of = [], {}
     for n, name in enumerate(verdict + semifinal + final):
@@ -127,7 +128,7 @@ def test_independent_reports_of_one_event_form_one_story_and_a_later_event_with_
     stories: dict[str, set[int]] = {}
     for r in results:
         stories.setdefault(event_of[r.url], set()).add(r.track["story_id"])
-    assert len(stories["valesford-fraud-verdict"]) == 1, "the original, a wire copy and an independent report: one story"
+    assert len(stories["valesford-fraud-verdict"]) == 1, "the original, a wire copy and independent reports: one story"
     assert len(stories["kestrel-rovers-cup-semifinal"]) == 1
     assert not stories["kestrel-rovers-cup-final"] & stories["kestrel-rovers-cup-semifinal"], "the final is not the semi-final"
 

@@ -40,6 +40,12 @@ class Thresholds:
     lede: float = 0.3  # factor on the story score when the two ledes report different events
     lede_meaning: float = 0.45  # cosine below which two ledes the words do not tie report different events
     fact_meaning: float = 0.45  # cosine at or above which a sentence whose figures the old sentence all states restates it
+    # Publication time, when the caller knows it (the pipeline does; plain texts do not):
+    close_days: float = 1.5  # tellings published this close are judged as reports of one event ...
+    close_meaning: float = 0.75  # ... when they are this close in meaning (cosine of their mean sentence vectors)
+    close_score: float = 0.15  # ... and this much of them restates the other, whatever their ledes
+    follow_up_days: float = 3.0  # a telling published this long after the story's nearest one ...
+    follow_up_score: float = 0.5  # ... must restate this much of it: a later event with the same people is another story
 
 
 # Words only (no sentence model): the same-story cut and lede factor that --fit chose for it.
@@ -140,11 +146,17 @@ def compare_to_story(
     new: Document,
     thresholds: Thresholds | None = None,
     semantic: Embedder | None = None,
+    days_apart: float | None = None,
 ) -> Comparison:
     """Compare `new` with every document a story already holds (outlets and versions).
 
     Same-story is decided by the single best-matching document (a story is one event, each
     telling should match on its own); new material is what no document of the story had.
+    `days_apart`: between `new`'s publication and the story's nearest telling, when known.
+    Independent reports of one event, published within `close_days` of each other, need not
+    restate each other's lede: close meaning and some shared material make them one story.
+    A telling published `follow_up_days` or more later must restate much more of the story:
+    the sentencing after the verdict cites the verdict but is another event.
     """
     th = thresholds or default_thresholds(semantic)
     new_sentences = _sentences(new, 0, paragraphs_only=True)
@@ -165,14 +177,29 @@ def compare_to_story(
     scored = []
     for d, (doc, raw) in enumerate(zip(story, _story_scores(new_sentences, old_sentences, matches, statuses, len(story)))):
         paragraphs = [s for s in per_doc[d] if doc.blocks[s.block].kind == "paragraph"]
-        differs = _ledes_differ(new_sentences, statuses, matches, lede_index, paragraphs, pool, th, semantic)
-        scored.append((raw * (th.lede if differs else 1.0), differs, raw))
-    score, lede_differs, raw_score = max(scored)
+        why = _ledes_differ(new_sentences, statuses, matches, lede_index, paragraphs, pool, th, semantic)
+        scored.append((raw * (th.lede if why else 1.0), d, why, raw))
+    score, best_doc, lede_reason, raw_score = max(scored, key=lambda x: (x[0], x[3], -x[1]))
+    lede_differs = lede_reason is not None
+    same_story, threshold, rule = score >= th.same_story, th.same_story, "restatement"
+    doc_cosine = None
+    if days_apart is not None and days_apart >= th.follow_up_days:
+        threshold, rule = max(th.same_story, th.follow_up_score), "follow_up"
+        same_story = score >= threshold
+    elif (days_apart is not None and days_apart <= th.close_days and semantic is not None and not same_story
+          and lede_reason != "other_day"):
+        best_raw = max(scored, key=lambda x: x[3])
+        if best_raw[3] >= th.close_score:
+            doc_cosine = _telling_cosine(story, new, semantic)
+            if doc_cosine >= th.close_meaning:
+                score, raw_score, threshold, rule, same_story = best_raw[3], best_raw[3], th.close_score, "close_in_time", True
     evidence = {
-        "same_story": score >= th.same_story, "score": round(score, 4), "threshold": th.same_story,
+        "same_story": same_story, "score": round(score, 4), "threshold": threshold, "rule": rule,
         "restated_share": round(raw_score, 4),  # of NEW restated, and of the best old telling restated, averaged
-        "lede_differs": lede_differs, "lede_factor": th.lede if lede_differs else 1.0,
+        "lede_differs": lede_differs, "lede_reason": lede_reason, "lede_factor": th.lede if lede_differs and rule != "close_in_time" else 1.0,
         "sentence_model": semantic is not None, "old_tellings": len(story),
+        "days_apart": round(days_apart, 2) if days_apart is not None else None,
+        "telling_cosine": round(doc_cosine, 4) if doc_cosine is not None else None,
     }
 
     alignments = [
@@ -190,7 +217,7 @@ def compare_to_story(
     final = [("new" if s.text in updates else st) for s, st in zip(new_sentences, statuses)]
     sections = _new_sections(new, new_sentences, final, th)
     return Comparison(
-        same_story=score >= th.same_story,
+        same_story=same_story,
         score=score,
         alignments=alignments,
         new_sections=sections,
@@ -235,33 +262,53 @@ def _lede_index(sentences: list[Sentence]) -> int | None:
 
 
 def _ledes_differ(new: list[Sentence], statuses: list[Status], matches: list[Match], lede: int | None, old: list[Sentence],
-                  pool: OldPool, th: Thresholds, semantic: Embedder | None) -> bool:
+                  pool: OldPool, th: Thresholds, semantic: Embedder | None) -> str | None:
     """A news story puts its event in the first sentence. A later story about the same people
     or place (the next match, the sentencing after the verdict, the next stop of a tour) cites
     the earlier event as background further down, so it can restate much of it; but its lede
     restates nothing of the old text, or places its event on another day than the old lede,
     or restates only the old telling's background. With the sentence model, a lede the words
-    leave unsettled must be close in meaning to the old opening."""
+    leave unsettled must be close in meaning to the old opening. Returns why they differ
+    ("new", "other_day", "background", "meaning", "words"), or None when they agree."""
     old_lede = _lede_index(old)
     if lede is None or old_lede is None:
-        return False
+        return None
     if statuses[lede] == "new":
-        return True
+        return "new"
     new_days, old_days = days(new[lede]), days(old[old_lede])
     if new_days and old_days and not _near_days(new_days, old_days):
-        return True
+        return "other_day"
     opening = old[old_lede : old_lede + LEDE_REGION]
     restates_opening = any(pool.sentences[i] is o for i in matches[lede].old for o in opening)
     if matches[lede].quoted or (matches[lede].coverage >= th.aligned and restates_opening):
-        return False
+        return None
     if matches[lede].coverage >= th.aligned:
         # Its words restate what the old telling says further down ("will face City in the
         # final next Saturday"), not its opening: the lede of the event that followed.
-        return True
+        return "background"
     if semantic is not None:
         vectors = semantic.embed([new[lede].text, *(o.text for o in opening)])
-        return float((vectors[1:] @ vectors[0]).max()) < th.lede_meaning
-    return not restates_opening
+        return "meaning" if float((vectors[1:] @ vectors[0]).max()) < th.lede_meaning else None
+    return None if restates_opening else "words"
+
+
+TELLING_SENTENCES = 40  # of a telling, for the cosine of two tellings: its body, not an appendix of extras
+
+
+def _telling_cosine(story: Sequence[Document], new: Document, semantic: Embedder) -> float:
+    """The highest cosine between the mean sentence vector of `new` and that of a telling of the
+    story: independent reports of one event say the same things in other words and order; a
+    later event with the same people says other things about them."""
+    def mean(doc: Document) -> Any:
+        sentences = [s for b in doc.blocks if b.kind == "paragraph" for s in _split(b.text)][:TELLING_SENTENCES]
+        if not sentences:
+            return None
+        vector = semantic.embed(sentences).mean(axis=0)
+        return vector / (float((vector @ vector) ** 0.5) or 1.0)
+    mine = mean(new)
+    if mine is None:
+        return 0.0
+    return max((float(mine @ theirs) for doc in story if (theirs := mean(doc)) is not None), default=0.0)
 
 
 # The old telling's opening sentences, where it tells its event (a page's first "sentence" may

@@ -5,8 +5,8 @@ story; a new version of a known article is compared with everything its story al
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
@@ -16,8 +16,8 @@ from newsdelta.settings import Settings
 from newsdelta.stages.store import NO_TEMPLATES, NewVersion, stored_content
 from newsdelta.storage import repo
 from newsdelta.storage.models import Article, utcnow
-from textdelta import Comparison, Document, compare_to_story
-from textdelta.compare import MIN_SHARED_TERMS
+from textdelta import Comparison, Document, Thresholds, compare_to_story
+from textdelta.compare import MIN_SHARED_TERMS, default_thresholds
 from textdelta.semantic import Embedder, SemanticUnavailable, default_embedder
 
 # MIN_SHARED_TERMS (textdelta.compare): the share of a new article's signature terms a stored
@@ -49,7 +49,8 @@ def match_story(session: Session, article: Article, new: NewVersion, terms: list
 def _join_story(session: Session, article: Article, doc: Document, terms: list[str], settings: Settings) -> Match:
     since = (article.published_at or utcnow()) - timedelta(days=settings.match_window_days)
     best = find_story(session, doc, terms, since, article.outlet or None, article.id, semantic_scorer(settings),
-                      template_stories=settings.template_stories)
+                      template_stories=settings.template_stories, published_at=article.published_at or article.first_seen_at,
+                      thresholds=thresholds(settings))
     if best is None:
         article.story_id = repo.create_story(session, doc.title or article.title)
         return Match(article.story_id, None, [], joined=False, kind="new_outlet")
@@ -59,18 +60,21 @@ def _join_story(session: Session, article: Article, doc: Document, terms: list[s
 
 def find_story(session: Session, doc: Document, terms: list[str], since: datetime, outlet: str | None,
                article_id: int | None, semantic: Embedder | None = None, template_stories: int = 3,
+               published_at: datetime | None = None, thresholds: Thresholds | None = None,
                ) -> tuple[Comparison, int, list[str]] | None:
     """The stored story `doc` (content, furniture set aside) tells, if any, with its comparison
     and outlets; reads only. Candidates come from the term index; each is compared as a whole
     story (all its versions, each without its furniture), and the best-scoring one that is the
-    same story wins."""
+    same story wins. `published_at`: when `doc` was published, so that the time between it and
+    each story's nearest telling is evidence too (see textdelta.compare_to_story)."""
     best: tuple[Comparison, int, list[str]] | None = None
     min_hits = max(3, math.ceil(len(terms) * MIN_SHARED_TERMS))
     for story_id, _hits in repo.candidate_stories(session, terms, since, outlet, article_id, min_hits=min_hits):
         members = [m for m in repo.story_versions(session, story_id) if m.article_id != article_id]
         if not members:
             continue
-        comparison = compare_to_story(story_content(session, members, template_stories), doc, semantic=semantic)
+        comparison = compare_to_story(story_content(session, members, template_stories), doc, thresholds, semantic=semantic,
+                                      days_apart=_days_apart(published_at, members))
         if comparison.same_story and (best is None or comparison.score > best[0].score):
             best = (comparison, story_id, sorted({m.outlet for m in members}))
             if comparison.score >= SETTLED_SCORE:
@@ -90,9 +94,28 @@ def _against_story(session: Session, article: Article, new: NewVersion, settings
     kind = "new_outlet" if previous is not None and previous.source == "feed" and version.source == "page" else "new_version"
     if not members:
         return Match(story_id, None, [], joined=False, kind=kind)
-    comparison = compare_to_story(story_content(session, members, settings.template_stories), new.content,
+    comparison = compare_to_story(story_content(session, members, settings.template_stories), new.content, thresholds(settings),
                                   semantic=semantic_scorer(settings))
     return Match(story_id, comparison, sorted({m.outlet for m in members}), joined=False, kind=kind)
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    """The comparison's thresholds, with the publication-time rules the settings tune."""
+    return replace(default_thresholds(semantic_scorer(settings)), close_days=settings.same_event_days,
+                   follow_up_days=settings.follow_up_days)
+
+
+def _days_apart(published_at: datetime | None, members: list[repo.StoryVersion]) -> float | None:
+    """Days between a publication and the story's nearest telling (None when either is unknown)."""
+    times = [m.published_at for m in members if m.published_at is not None]
+    if published_at is None or not times:
+        return None
+    return min(abs((_aware(published_at) - _aware(t)).total_seconds()) for t in times) / 86400
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes for what was stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def story_content(session: Session, members: list[repo.StoryVersion], template_stories: int) -> list[Document]:
