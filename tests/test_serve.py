@@ -72,8 +72,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         wait_until(registered, "newsdelta serve to start its Prefect server and register its deployments", timeout_s=180)
         yield served
     finally:
-        # Ctrl-C, as a user stops it: serve stops its server on the way out.
-        os.killpg(process.pid, signal.SIGINT)
+        # As a service manager stops it (Ctrl-C may be ignored where the tests run in the
+        # background): serve pauses its deployments and stops its server on the way out.
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(60)
         except subprocess.TimeoutExpired:
