@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -121,3 +122,16 @@ def test_the_prefect_ui_shows_the_deployments_in_a_browser(served: Served) -> No
                 assert "connect to Server API" not in body and "Unable to connect" not in body, path
         finally:
             browser.close()
+
+
+def test_a_port_in_use_is_a_one_line_error_before_any_server_starts() -> None:
+    """Before, the server failed in the background and serve waited two minutes for it."""
+    from newsdelta.errors import NewsdeltaError
+    from newsdelta.serve import start_local_server
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(NewsdeltaError, match=f"cannot start a Prefect server on 127.0.0.1:{port}: Address already in use"):
+            process, _ = start_local_server(port)
+            process.terminate()  # reached only when the test fails: no server left behind
+            process.wait(30)
