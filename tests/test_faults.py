@@ -31,6 +31,7 @@ from tests.builders import article_html, rss
 from tests.conftest import shared_data, wait_until
 from tests.httpserver import Reply, Request, ScriptedServer
 from textdelta import Block, Document
+from textdelta.furniture import states_something, word_count
 
 # 13 stories, 26 articles: a run stores them in two batches (25, then the newest one), so a run
 # held on the newest page has stored and queued alerts for all the others, and not delivered them.
@@ -55,7 +56,8 @@ def publish_stories(server: ScriptedServer) -> tuple[str, str, int]:
     assert len(pool) == STORIES + 1, "the shared corpus has too few articles of the right length"
     items_a, items_b = [], []
     for i, ps in enumerate(pool[:STORIES]):
-        extra = pool[(i + 1) % len(pool)][2]
+        # A paragraph of another article that states something: what an alert is sent for.
+        extra = next(p for p in pool[(i + 1) % len(pool)][2:] if states_something(p) and word_count(p) >= 15)
         a = Document.from_blocks([Block("paragraph", p) for p in ps])
         b = Document.from_blocks([Block("paragraph", p) for p in ps[:3]] + [Block("heading", "Reaction"), Block("paragraph", extra)]
                                  + [Block("paragraph", p) for p in ps[3:]])

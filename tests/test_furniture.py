@@ -62,6 +62,8 @@ PROSE = [
     "He was sentenced on March 3, 2024, to 11 years in prison.",
     "Subscribers to the service rose 12 percent, to 4.1 million, the company reported.",
     "Hegseth declined to say whether he had shared classified information in the chat.",
+    "서울시는 화요일 시내 버스 노선 세 개를 새로 개통한다고 밝혔다.",  # Korean has no capitals: never "in capitals"
+    "市は火曜日、新しいバス路線を三つ開通させると発表した。",  # no spaces: words are counted by characters
     "Campaigners posted <a href=\"javascript:alert(1)\">this link</a> on the trust's page, and <script> too.",
 ]
 

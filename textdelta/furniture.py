@@ -59,7 +59,7 @@ _UI_LINES = frozenset(
         "this article has been sent to", "an error has occurred, please try again later", "story continues below advertisement",
         "article continues below", "scroll to continue", "subscribe", "sign up", "log in", "sign in", "register",
         "accept", "accept cookies", "manage cookies", "cookie settings", "feedback", "report an error", "send us feedback",
-        "leave a reply", "leave a comment", "post a comment", "join the conversation", "cancel reply",
+        "leave a reply", "leave a comment", "post a comment", "join the conversation", "cancel reply", "share via", "share on",
     )
 )
 
@@ -70,13 +70,14 @@ _COPYRIGHT_SIGNS = ("©", "(c)", "copyright", "reserved", "무단", "無断", "�
 _PROMPT_SIGNS = ("sign up", "subscribe", "newsletter", "register", "inbox", "click", "tap here", "app", "follow", "twitter",
                  "facebook", "instagram", " x", "youtube", "tiktok", "linkedin", "cookie", "enjoyed", "journalism", "member",
                  "subscriber", "log in", "sign in", "tip", "share", "listen", "watch the", "terms of", "privacy", "moderat",
-                 "comments", "letter", "developing", "breaking", "check back", "to come", "they come", "updated as", "follows", "audio", "email address", "required fields")
+                 "comments", "letter", "developing", "breaking", "check back", "to come", "they come", "updated as", "follows", "audio", "email address", "required fields", "archived")
 _LINK = re.compile(
     r"^\W*(?:related(?: articles?| stories| coverage| content| news)?|read more|read also|also read|read next|read:|see also|see more|"
     r"more on this(?: story)?|more:|more from [^:]{1,40}:|watch:|watch more|listen:|also:|recommended(?: reading)?|further reading|"
     r"don'?t miss|must read|you may also like|you might also like|explore further|up next|trending:|latest:|"
     r"leggi anche|lire aussi|à lire aussi|lesen sie auch|mehr zum thema|siehe auch|lea también|lee también|leia também|"
-    r"veja também|zie ook|czytaj też|читайте также|filed under|tags?:|topics?:|categories:|listen:|listen (?:live|now|again|back)\b|via [\w .&'-]{1,40}:$|watch(?= [A-Z][\w ]{0,30}$))(?=\W|$)",
+    r"veja também|zie ook|czytaj też|читайте также|continue reading(?: on| at)?:|filed under|tags?:|topics?:|categories:|"
+    r"listen:|listen (?:live|now|again|back)\b|via [\w .&'-]{1,40}:$|watch(?= [A-Z][\w ]{0,30}$))(?=\W|$)",
     re.IGNORECASE,
 )
 _PROMPT = re.compile(
@@ -88,7 +89,8 @@ _PROMPT = re.compile(
     r"accept (?:all )?cookies|if you enjoyed this (?:article|story)|support (?:our|independent) journalism|become a (?:member|subscriber)|"
     r"already a subscriber|subscribers? only|log in to|sign in to|have a (?:news )?tip|send us a tip|share it with a friend|"
     r"share this (?:article|story)|listen to (?:this|the) (?:article|podcast|episode)|watch the (?:video|full)|terms of (?:use|service)|"
-    r"privacy policy|your email address will not be published|required fields are marked|this is a (?:developing|breaking) story|(?:check back|more to come|updates as they come)\b|will be updated as|"
+    r"privacy policy|this is an archived (?:article|story)|your email address will not be published|required fields are marked|"
+    r"this is a (?:developing|breaking) story|(?:check back|more to come|updates as they come)\b|will be updated as|"
     r"earlier (?:story|version) (?:follows|is below)|story follows below|audio player|listen to this article)",
     re.IGNORECASE,
 )
@@ -104,7 +106,7 @@ _CREDIT = re.compile(
 )
 _CAPTION_END = re.compile(
     r"(?:\((?:[^()]{0,60}(?:photo|image|picture|credit|via|file)[^()]{0,60}|AP|AFP|Reuters|Getty(?: Images)?|PA|EPA|AAP|dpa|"
-    r"Xinhua|ANI|PTI|Bloomberg|Shutterstock)\)|"
+    r"Xinhua|ANI|PTI|Bloomberg|Shutterstock|[^()]{0,60}(?:Associated Press|Getty Images|Reuters|AFP))\)|"
     r"\b(?:AP Photo|REUTERS|AFP|Getty Images|EPA|Bloomberg|PA Images?|Xinhua)\s*/\s*[\w .'-]{1,60}|"
     r"/\s*(?:AP|AFP|Reuters|Getty(?: Images)?|EPA|Bloomberg|Shutterstock)|\b(?:Getty Images|Shutterstock|iStock|Alamy)|"
     r"\b(?:photo|image|picture|photograph|credit|foto)\s*(?::|by|©)\s*[\w .'&/-]{1,60})\W*$",
@@ -156,13 +158,21 @@ _DATE_TOKENS = re.compile(
 )
 
 
-def _words(text: str) -> int:
+def word_count(text: str) -> int:
     """Words, or for text without spaces (Chinese, Japanese, Thai) its characters divided by a
     typical word length: a 60-character Japanese sentence is not a short line."""
     count = len(text.split())
     if count <= 2 and len(text) > 12:
         count = max(count, len(_WORD.findall(text)), len(text) // UNSPACED_CHARS_PER_WORD)
     return count
+
+
+def in_capitals(text: str) -> bool:
+    """Written in capitals: its letters that have a case (most of its letters) are all upper
+    case. Scripts without case (Korean, Chinese, Arabic) are never in capitals."""
+    letters = [c for c in text if c.isalpha()]
+    cased = [c for c in letters if c.lower() != c.upper()]
+    return len(cased) >= max(1, len(letters) // 2) and all(c.isupper() for c in cased)
 
 
 def is_sentence(text: str) -> bool:
@@ -178,7 +188,7 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
     stripped = text.strip()
     if not stripped:
         return "ui"
-    words = _words(stripped)
+    words = word_count(stripped)
     low = stripped.casefold()
     # Cheap substring tests first: most paragraphs are prose and pass every rule, and the
     # regular expressions below cost more than extraction's own work on a block.
@@ -205,10 +215,10 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
         return "caption"
     if words <= DATELINE_WORDS and (_DATELINE.search(stripped) or _only_dates(stripped)) and not _ends_like_prose(stripped):
         return "dateline"
-    if kind != "heading" and words <= LABEL_WORDS and stripped.upper() == stripped and any(c.isalpha() for c in stripped) \
+    if kind != "heading" and words <= LABEL_WORDS and in_capitals(stripped) \
             and not is_sentence(stripped):
         return "ui"  # a section label in capitals ("CRIME", "WORLD NEWS") above the article
-    if kind != "heading" and words >= 3 and stripped.upper() == stripped and any(c.isalpha() for c in stripped) \
+    if kind != "heading" and words >= 3 and in_capitals(stripped) \
             and (not is_sentence(stripped) or words <= DATELINE_WORDS):
         return "headlines"  # a headline in capitals between paragraphs links to another story
     return None
@@ -234,7 +244,7 @@ def _headline_like(text: str) -> bool:
     """A line written as a headline: no closing punctuation, a few words, and in title case
     (most longer words capitalised) or in capitals."""
     stripped = text.strip()
-    if is_sentence(stripped) or not 4 <= _words(stripped) <= HEADLINE_WORDS:
+    if is_sentence(stripped) or not 4 <= word_count(stripped) <= HEADLINE_WORDS:
         return False
     long_words: list[str] = [w for w in _LETTER_WORD.findall(stripped) if len(w) >= 4]
     if not long_words:
@@ -310,5 +320,5 @@ def states_something(text: str) -> bool:
     """A paragraph with a sentence in it that states something: enough words, ending as a
     sentence ends, and not in capitals. Not a heading, a caption, a label or a fragment."""
     stripped = text.strip()
-    return (is_sentence(stripped) and _words(stripped) >= STATEMENT_WORDS and stripped.upper() != stripped
+    return (is_sentence(stripped) and word_count(stripped) >= STATEMENT_WORDS and not in_capitals(stripped)
             and furniture_kind(stripped) is None)

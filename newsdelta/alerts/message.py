@@ -13,6 +13,7 @@ from newsdelta.settings import public_page
 from newsdelta.stages.alerts import substance
 from newsdelta.storage import repo
 from newsdelta.storage.models import Article, Finding, Story
+from textdelta.furniture import states_something
 
 SNIPPET_CHARS = 700  # per paragraph; Slack caps a section at 3,000 characters
 
@@ -62,8 +63,13 @@ def build_message(session: Session, finding: Finding, dedup_key: str = "", publi
     ]
     sections = []
     for s in json.loads(finding.new_sections):
-        paragraphs = [_clip(p, SNIPPET_CHARS) for p in s["paragraphs"]]
-        sections.append({**s, "paragraphs": paragraphs, "truncated": any(len(p) > SNIPPET_CHARS for p in s["paragraphs"])})
+        # The paragraphs that state something: a caption, a label or a fragment that came with
+        # them is on the story page, not in the alert.
+        quoted = [p for p in s["paragraphs"] if states_something(p)]
+        if not quoted:
+            continue
+        sections.append({**s, "paragraphs": [_clip(p, SNIPPET_CHARS) for p in quoted],
+                         "truncated": any(len(p) > SNIPPET_CHARS for p in quoted)})
     return AlertMessage(
         finding_id=repo.row_id(finding), story_id=finding.story_id, story_title=story.title or article.title, kind=finding.kind,
         score=finding.score, article=_ref(article), compared=compared, sections=sections, dedup_key=dedup_key,

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from importlib.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 from newsdelta.seeds import seed_text
@@ -234,7 +235,8 @@ def _best_threshold(scored: list[tuple[bool, float]]) -> tuple[float, int, float
     return round(best[1], 3), best[0], best[2]
 
 
-def main(as_json: bool = False, fit_thresholds: bool = False, semantic: Embedder | None = None, **kwargs: Any) -> dict[str, Any]:
+def main(as_json: bool = False, fit_thresholds: bool = False, semantic: Embedder | None = None, grouping: bool = False,
+         **kwargs: Any) -> dict[str, Any]:
     fit_thresholds = fit_thresholds or kwargs.get("fit", False)
     cases = load_cases()
     thresholds = default_thresholds(semantic)
@@ -263,6 +265,11 @@ def main(as_json: bool = False, fit_thresholds: bool = False, semantic: Embedder
     report["test_by_kind"] = {group: score([c for c in test if c.group == group], thresholds, semantic).as_dict()
                               for group in GROUPS if any(c.group == group for c in test)}
     report["test_misses"] = test_scores.misses[:30]
+    if grouping:
+        from newsdelta.evaluation import grouping as story_grouping
+
+        items = story_grouping.read_set(Path(str(DATA / "grouping")))
+        report["grouping"] = story_grouping.summary(story_grouping.evaluate(items, None, semantic is not None))
     if as_json:
         print(json.dumps(report, indent=2))
     else:
@@ -279,6 +286,12 @@ def _print(report: dict[str, Any]) -> None:
     print(f"test : {_line(report['test'])}")
     for kind, s in report["test_by_kind"].items():
         print(f"  {kind:<15} {_line(s)}")
+    if "grouping" in report:
+        g = report["grouping"]
+        print(f"story grouping through the pipeline ({g['articles']} articles, {g['events']} events): {g['stories']} stories, "
+              f"pairwise P {g['pairwise_precision']:.3f} R {g['pairwise_recall']:.3f}, ARI {g['ari']:.3f}, "
+              f"stories holding several events {g['stories_holding_several_events']}, candidate retrieval recall "
+              f"{g['candidate_retrieval_recall']}")
     if report["test_misses"]:
         print("misses on test:")
         for miss in report["test_misses"]:
