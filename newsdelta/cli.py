@@ -398,8 +398,8 @@ def compare(old: Path, new: Path, as_json: bool = JsonOption, semantic: bool = S
 @app.command()
 def evaluate(as_json: bool = JsonOption, fit: bool = typer.Option(False, "--fit", help="Refit thresholds on the fit split and print them."),
              semantic: bool = SemanticOption,
-             grouping: bool = typer.Option(False, "--grouping", help="Also group the packaged multi-event set into stories through "
-                                           "the ingest run (local HTTP, a temporary database) and report pairwise P/R and ARI.")) -> None:
+             grouping: bool = typer.Option(True, "--grouping/--no-grouping", help="Also group the packaged multi-event set into stories "
+                                           "through the ingest run (local HTTP, a temporary database) and report pairwise P/R and ARI.")) -> None:
     """Evaluate story matching and new-paragraph detection on the seeds and the labelled set."""
     from newsdelta.evaluation import main as run_evaluation
 

@@ -75,6 +75,8 @@ def test_evaluate_and_demo_run_from_the_installed_wheel(fresh: Path, prefect_ser
     report = json.loads(evaluated.stdout)
     assert report["seeds"]["same_story_accuracy"] == 1.0 and report["seeds"]["new_paragraph_f1"] == 1.0
     assert report["test"]["cases"] > 200, "the labelled data came with the package"
+    grouping = report["grouping"]  # the multi-event set, run through the installed ingest over local HTTP
+    assert grouping["articles"] == 48 and grouping["pairwise_precision"] >= 0.95 and grouping["ari"] >= 0.9
 
     demo = subprocess.run([str(fresh / "bin" / "newsdelta"), "demo", "--data-dir", str(tmp_path / "demo")], **run)
     assert demo.returncode == 0, demo.stderr

@@ -235,7 +235,7 @@ def _best_threshold(scored: list[tuple[bool, float]]) -> tuple[float, int, float
     return round(best[1], 3), best[0], best[2]
 
 
-def main(as_json: bool = False, fit_thresholds: bool = False, semantic: Embedder | None = None, grouping: bool = False,
+def main(as_json: bool = False, fit_thresholds: bool = False, semantic: Embedder | None = None, grouping: bool = True,
          **kwargs: Any) -> dict[str, Any]:
     fit_thresholds = fit_thresholds or kwargs.get("fit", False)
     cases = load_cases()
