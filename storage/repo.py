@@ -373,6 +373,15 @@ _COUNT_OUTLET_PARAGRAPHS = text(
 ).bindparams(bindparam("first_seen", type_=_table(OutletParagraph).c.first_seen.type))
 
 
+def forget_outlet_paragraphs(session: Session, seen_before: datetime, below: int) -> int:
+    """Drop the counts of paragraphs first seen before `seen_before` that never reached `below`
+    stories: an outlet's template recurs within weeks, and the rest (its reporting) would grow
+    the table by every paragraph ever stored. Returns how many rows went."""
+    table = _table(OutletParagraph)
+    result = session.execute(table.delete().where(table.c.first_seen < seen_before, table.c.stories < below))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def template_keys(session: Session, outlets: Collection[str], min_stories: int) -> dict[str, frozenset[str]]:
     """For each outlet, the keys of the paragraphs it has carried in `min_stories` or more
     different stories."""

@@ -252,3 +252,19 @@ def test_the_furniture_set_aside_is_shown_folded_on_the_story_page_and_listed_by
     paragraphs = [p for f in shown["findings"] for s in f["sections"] for p in s["paragraphs"]]
     assert [p["furniture"] for p in paragraphs if p["text"] == credit] == ["credit"]
     assert not any(p["new"] for p in paragraphs if p["furniture"])
+
+
+def test_paragraph_counts_that_never_became_template_text_are_forgotten_after_a_while(engine) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from newsdelta.storage import repo
+
+    old, recent = datetime.now(UTC) - timedelta(days=40), datetime.now(UTC) - timedelta(days=2)
+    with Session(engine) as s:
+        s.add_all([OutletParagraph(outlet="L", key="once-long-ago", stories=1, first_seen=old),
+                   OutletParagraph(outlet="L", key="template", stories=5, first_seen=old),
+                   OutletParagraph(outlet="L", key="once-recently", stories=1, first_seen=recent)])
+        s.commit()
+        assert repo.forget_outlet_paragraphs(s, datetime.now(UTC) - timedelta(days=30), below=3) == 1
+        s.commit()
+        assert sorted(r.key for r in s.exec(select(OutletParagraph)).all()) == ["once-recently", "template"]

@@ -152,10 +152,17 @@ def ingest(settings: Settings, engine: Engine, steps: Steps, *, feeds: list[Feed
         counts = Counter(r.status for r in results)
         progress.batch_stored((r.status for r in results), sum(1 for r in results if r.track.get("finding_id")))
         steps.log.info("batch %d/%d: %s", n, len(batches), ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    with session_scope(engine) as session:
+        repo.forget_outlet_paragraphs(session, utcnow() - TEMPLATE_MEMORY, settings.template_stories)
     if steps.deliver is not None:
         summary.delivery = steps.deliver()
     progress.end()
     return summary
+
+
+# How long a paragraph an outlet has carried in fewer than `template_stories` stories is
+# remembered: template text recurs within days, reporting does not recur at all.
+TEMPLATE_MEMORY = timedelta(days=30)
 
 
 @contextmanager
