@@ -111,12 +111,12 @@ class Settings:
                                                "instead of one message per finding.", toml=("alerts", "digest"), kind="digest")
     console_alerts: bool | None = setting(None, "Print alerts to the console too (default: only when no other channel is configured).",
                                           toml=("alerts", "console"), kind="bool")
-    alerts_min_new_words: int = setting(12, "A finding is alerted only when its new paragraphs hold this many words and at least one "
+    alerts_min_new_words: int = setting(6, "A finding is alerted only when its new paragraphs hold this many words and at least one "
                                         "sentence that states something; smaller findings are stored and shown, not sent.",
                                         env="NEWSDELTA_ALERTS_MIN_NEW_WORDS", toml=("alerts", "min_new_words"), kind="int")
     template_stories: int = setting(3, "A paragraph an outlet has carried in this many different stories is its template text "
                                     "(a promo, a disclaimer): set aside from matching, findings and diffs like other page furniture.",
-                                    toml=(GENERAL, "template_stories"), kind="count")
+                                    toml=(GENERAL, "template_stories"), kind="recurrence")
     public_url: str | None = setting(None, "Address where `newsdelta web` is reached (e.g. https://newsdelta.example.com); when set, "
                                      "alerts and each run's Prefect artifact link to the story pages there.",
                                      env="NEWSDELTA_PUBLIC_URL", toml=(GENERAL, "public_url"), kind="optional")
@@ -247,6 +247,13 @@ def _positive(value: Any, integer: bool = False) -> Any:
     return number
 
 
+def _at_least(value: Any, least: int) -> int:
+    number = _number(value, integer=True)
+    if number < least:
+        raise ValueError(f"must be at least {least} (text recurring in one story is that story's own), got {value!r}")
+    return int(number)
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -321,6 +328,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "path": lambda v: Path(_text(v)).expanduser(),
     "int": lambda v: _number(v, integer=True),
     "count": lambda v: _positive(v, integer=True),
+    "recurrence": lambda v: _at_least(v, 2),
     "float": _number,
     "positive": _positive,
     "bool": _flag,

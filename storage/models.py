@@ -165,8 +165,10 @@ class OutletParagraph(SQLModel, table=True):
     not reporting. Keyed by the paragraph's text key, so no text is kept twice."""
 
     __tablename__ = "outlet_paragraph"
-    # Matching reads an outlet's template lines (few) out of all its lines (many).
-    __table_args__ = (Index("ix_outlet_paragraph_outlet_stories", "outlet", "stories"),)
+    # Matching reads an outlet's template lines (few) out of all its lines (many); each run
+    # forgets the old lines that never recurred.
+    __table_args__ = (Index("ix_outlet_paragraph_outlet_stories", "outlet", "stories"),
+                      Index("ix_outlet_paragraph_first_seen", "first_seen"))
     outlet: str = Field(primary_key=True, max_length=200)
     key: str = Field(primary_key=True, max_length=32)
     stories: int = 1

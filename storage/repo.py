@@ -355,12 +355,15 @@ def story_articles(session: Session, story_id: int) -> list[Article]:
 
 def count_outlet_paragraphs(session: Session, outlet: str, story_id: int, keys: Collection[str]) -> None:
     """Count a story's paragraphs toward its outlet's template text, once per story: a row's
-    count goes up when the paragraph appears under a story other than the last it was seen in."""
+    count goes up when the paragraph appears under a story newer than any it was seen in.
+    Stories are numbered as they are made, so an article joining an older story (A, then B,
+    then A again) adds nothing: the count never exceeds the stories it was really seen in."""
     if not outlet or not keys:
         return
     now = utcnow()
     rows = [{"outlet": outlet[:200], "key": k, "stories": 1, "last_story_id": story_id, "first_seen": now} for k in sorted(keys)]
-    # Keys in one order in every transaction: two workers counting the same lines cannot deadlock.
+    # Keys in one order in every transaction, so two workers counting the same lines wait for
+    # each other rather than each holding a row the other needs.
     session.execute(_COUNT_OUTLET_PARAGRAPHS, rows)
 
 
@@ -368,8 +371,9 @@ _COUNT_OUTLET_PARAGRAPHS = text(
     "INSERT INTO outlet_paragraph (outlet, key, stories, last_story_id, first_seen) "
     "VALUES (:outlet, :key, :stories, :last_story_id, :first_seen) "
     "ON CONFLICT (outlet, key) DO UPDATE SET "
-    "stories = outlet_paragraph.stories + CASE WHEN outlet_paragraph.last_story_id = excluded.last_story_id THEN 0 ELSE 1 END, "
-    "last_story_id = excluded.last_story_id"
+    "stories = outlet_paragraph.stories + CASE WHEN excluded.last_story_id > outlet_paragraph.last_story_id THEN 1 ELSE 0 END, "
+    "last_story_id = CASE WHEN excluded.last_story_id > outlet_paragraph.last_story_id "
+    "THEN excluded.last_story_id ELSE outlet_paragraph.last_story_id END"
 ).bindparams(bindparam("first_seen", type_=_table(OutletParagraph).c.first_seen.type))
 
 
@@ -393,7 +397,8 @@ def template_keys(session: Session, outlets: Collection[str], min_stories: int) 
                            .where(col(OutletParagraph.outlet).in_(wanted), col(OutletParagraph.stories) >= min_stories))
     for outlet, key in rows:
         found.setdefault(outlet, set()).add(key)
-    return {o: frozenset(keys) for o, keys in found.items()}
+    # Keyed by the names asked for: an outlet name longer than the column is stored cut short.
+    return {o: frozenset(found[o[:200]]) for o in outlets if o and o[:200] in found}
 
 
 # --- findings and the alert outbox -------------------------------------------------------

@@ -41,7 +41,7 @@ FURNITURE = {
     "We use cookies to improve your experience. Accept cookies to continue.": "prompt",
     "Follow us on Twitter and Facebook for the latest updates.": "prompt",
     '<blockquote class="twitter-tweet"><p lang="en">Arrived in Tokyo.</p>&mdash; Pete Hegseth</blockquote>': "embed",
-    "pic.twitter.com/AbC123xyz": "embed",
+    "pic.twitter.com/AbC123xyz": "link",
     "© 2025 Meridian Post. All rights reserved.": "copyright",
     "This material may not be published, broadcast, rewritten or redistributed.": "copyright",
     "TRUMP TARIFF PLAN SENDS MARKETS LOWER": "headlines",
@@ -64,6 +64,33 @@ PROSE = [
     "Hegseth declined to say whether he had shared classified information in the chat.",
     "서울시는 화요일 시내 버스 노선 세 개를 새로 개통한다고 밝혔다.",  # Korean has no capitals: never "in capitals"
     "市は火曜日、新しいバス路線を三つ開通させると発表した。",  # no spaces: words are counted by characters
+    # Reporting that mentions platforms, notices and labels (each was once taken for furniture):
+    "Altman is set to return as chief executive, as confirmed by the company in a post on X.",
+    "The president made the remarks in a video posted on Facebook.",
+    "The company said it had changed its privacy policy after the ruling.",
+    "The account was suspended for violating the platform's terms of service.",
+    "Sweden formally applied to become a member of NATO in May 2022.",
+    "Millions of customers could not log in to their accounts for several hours on Tuesday.",
+    "Few economists subscribe to that view, however.",
+    "More than 20 million people sign up for coverage each year, the agency said.",
+    "In a letter to the editor, the senator defended the bill.",
+    "There is more to come, the coach said.",
+    "The forecast will be updated as the storm approaches the coast.",
+    "Follow them on foot, the officer told his partner.",
+    "Like many firms on Twitter, it cut staff in the spring.",
+    "Copyright infringement cases rose sharply in 2023, the court said.",
+    "Contact between the two leaders at the summit was brief and formal.",
+    "By Monday, more than 200 people had been evacuated.",
+    "Related measures will take effect in May, the ministry said.",
+    "Recommended doses were cut by half after the trial.",
+    "Up next is the semi-final against Spain on Thursday.",
+    "The protests spread from La Paz (Bolivia, Peru and Chile saw marches too).",
+    "Donations can be made at www.redcross.org, the charity said.",
+    "データの入力ミスが原因だったと会社は発表した。",
+    "美国总统特朗普 3 日表示，将对 25 个国家征收关税。",  # spaces around numbers: still counted by characters
+    "政府は「新たな対策を来月から実施する。」",  # a quotation closing the sentence
+    "ប្រធានាធិបតីបានប្រកាសវិធានការថ្មីកាលពីថ្ងៃអង្គារ។",  # Khmer sentence mark
+    "รัฐบาลไทยประกาศมาตรการใหม่เพื่อช่วยเหลือเกษตรกรในวันอังคาร นายกรัฐมนตรีกล่าว",  # Thai marks no sentence end
     "Campaigners posted <a href=\"javascript:alert(1)\">this link</a> on the trust's page, and <script> too.",
 ]
 
@@ -268,3 +295,20 @@ def test_paragraph_counts_that_never_became_template_text_are_forgotten_after_a_
         assert repo.forget_outlet_paragraphs(s, datetime.now(UTC) - timedelta(days=30), below=3) == 1
         s.commit()
         assert sorted(r.key for r in s.exec(select(OutletParagraph)).all()) == ["once-recently", "template"]
+
+
+def test_a_paragraph_counts_once_per_story_even_when_an_older_story_gets_it_again(engine) -> None:  # type: ignore[no-untyped-def]
+    from newsdelta.storage import repo
+
+    with Session(engine) as s:
+        for story in (1, 2, 1, 2, 2):  # stories A, B, A again, B again: two stories
+            repo.count_outlet_paragraphs(s, "Ledger", story, {"k"})
+        s.commit()
+        assert s.get(OutletParagraph, ("Ledger", "k")).stories == 2
+        assert repo.template_keys(s, ["Ledger"], 3) == {}
+        repo.count_outlet_paragraphs(s, "Ledger", 3, {"k"})
+        assert repo.template_keys(s, ["Ledger", "Other"], 3) == {"Ledger": frozenset({"k"})}
+        long_name = "L" * 250  # stored cut to the column's 200 characters, found by its full name
+        for story in (4, 5, 6):
+            repo.count_outlet_paragraphs(s, long_name, story, {"k"})
+        assert repo.template_keys(s, [long_name], 3) == {long_name: frozenset({"k"})}

@@ -147,16 +147,19 @@ def compare_to_story(
     thresholds: Thresholds | None = None,
     semantic: Embedder | None = None,
     days_apart: float | None = None,
+    days_since_first: float | None = None,
 ) -> Comparison:
     """Compare `new` with every document a story already holds (outlets and versions).
 
     Same-story is decided by the single best-matching document (a story is one event, each
     telling should match on its own); new material is what no document of the story had.
-    `days_apart`: between `new`'s publication and the story's nearest telling, when known.
+    `days_apart`: between `new`'s publication and the story's nearest telling, when known;
+    `days_since_first`: since the story's first telling (default: `days_apart`).
     Independent reports of one event, published within `close_days` of each other, need not
     restate each other's lede: close meaning and some shared material make them one story.
-    A telling published `follow_up_days` or more later must restate much more of the story:
-    the sentencing after the verdict cites the verdict but is another event.
+    A telling published `follow_up_days` or more after the story began must restate much more
+    of it: the sentencing after the verdict cites the verdict but is another event (and a
+    commentary published in between does not make it any closer).
     """
     th = thresholds or default_thresholds(semantic)
     new_sentences = _sentences(new, 0, paragraphs_only=True)
@@ -183,7 +186,8 @@ def compare_to_story(
     lede_differs = lede_reason is not None
     same_story, threshold, rule = score >= th.same_story, th.same_story, "restatement"
     doc_cosine = None
-    if days_apart is not None and days_apart >= th.follow_up_days:
+    since_first = days_since_first if days_since_first is not None else days_apart
+    if since_first is not None and since_first >= th.follow_up_days:
         threshold, rule = max(th.same_story, th.follow_up_score), "follow_up"
         same_story = score >= threshold
     elif (days_apart is not None and days_apart <= th.close_days and semantic is not None and not same_story
@@ -199,6 +203,7 @@ def compare_to_story(
         "lede_differs": lede_differs, "lede_reason": lede_reason, "lede_factor": th.lede if lede_differs and rule != "close_in_time" else 1.0,
         "sentence_model": semantic is not None, "old_tellings": len(story),
         "days_apart": round(days_apart, 2) if days_apart is not None else None,
+        "days_since_first": round(since_first, 2) if since_first is not None else None,
         "telling_cosine": round(doc_cosine, 4) if doc_cosine is not None else None,
     }
 

@@ -39,9 +39,17 @@ HEADLINE_WORDS = 25
 HEADLINE_RUN = 3
 TITLE_CASE_SHARE = 0.75
 # Scripts written without spaces have no words to count: characters stand in for them.
-UNSPACED_CHARS_PER_WORD = 3
+CJK_CHARS_PER_WORD = 2
+ALPHABETIC_CHARS_PER_WORD = 4
 
-_END = re.compile(r"[.!?…。！？।۔؟](?:[\s\"'”’»)\]]*)$|[\"”’»]$")
+# Sentence ends of Latin, CJK, Devanagari, Arabic and Urdu, Khmer, Myanmar, Ethiopic and Armenian
+# text, then any closing quotes and brackets.
+_END = re.compile(r"[.!?…。！？．।۔؟។။።։፧](?:[\s\"'”’»)\]」』）】]*)$|[\"”’»」』]$")
+# Scripts written without spaces between words: Thai, Lao, Khmer and Myanmar (words of about
+# four characters), Chinese and Japanese (about two).
+_UNSPACED_ALPHABETIC = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
+_UNSPACED_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_UNSPACED = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _LETTER_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
@@ -64,48 +72,65 @@ _UI_LINES = frozenset(
 )
 
 UI_WORDS = 8  # the longest label in _UI_LINES
+URL_LINE_WORDS = 5  # a line that is a URL and a few words around it ("Listen: http://…", "More AP NBA: https://…")
+NOTICE_WORDS = 8  # a site notice ("Privacy Policy | Terms of Use") is a short line, not a sentence
 # Substrings without which a rule cannot match (lower case): a paragraph with none of them skips it.
-_EMBED_SIGNS = ("<", "[", "class=", "pic.twitter", "instgrm", "platform.twitter")
+_EMBED_SIGNS = ("<", "[", "class=", "instgrm", "platform.twitter")
 _COPYRIGHT_SIGNS = ("©", "(c)", "copyright", "reserved", "무단", "無断", "版权", "this copy is", "may not be", "distribution and use")
 _PROMPT_SIGNS = ("sign up", "subscribe", "newsletter", "register", "inbox", "click", "tap here", "app", "follow", "twitter",
                  "facebook", "instagram", " x", "youtube", "tiktok", "linkedin", "cookie", "enjoyed", "journalism", "member",
                  "subscriber", "log in", "sign in", "tip", "share", "listen", "watch the", "terms of", "privacy", "moderat",
                  "comments", "letter", "developing", "breaking", "check back", "to come", "they come", "updated as", "follows", "audio", "email address", "required fields", "archived")
+# Link lines: a label ("Read more", "Related", "Leggi anche su") followed by a colon, a bar, an
+# arrow or nothing, then the headline it links to. "Related measures will…" is a sentence.
 _LINK = re.compile(
-    r"^\W*(?:related(?: articles?| stories| coverage| content| news)?|read more|read also|also read|read next|read:|see also|see more|"
-    r"more on this(?: story)?|more:|more from [^:]{1,40}:|watch:|watch more|listen:|also:|recommended(?: reading)?|further reading|"
-    r"don'?t miss|must read|you may also like|you might also like|explore further|up next|trending:|latest:|"
+    r"^\W*(?:(?:related(?: articles?| stories| coverage| content| news)?|read more|read also|also read|read next|see also|see more|"
+    r"more on this(?: story)?|more from [^:]{1,40}|watch more|recommended(?: reading| for you)?|further reading|"
+    r"don'?t miss|must read|you may also like|you might also like|explore further|up next|trending(?: now)?|latest|"
     r"leggi anche|lire aussi|à lire aussi|lesen sie auch|mehr zum thema|siehe auch|lea también|lee también|leia também|"
-    r"veja também|zie ook|czytaj też|читайте также|continue reading(?: on| at)?:|filed under|tags?:|topics?:|categories:|"
-    r"listen:|listen (?:live|now|again|back)\b|via [\w .&'-]{1,40}:$|watch(?= [A-Z][\w ]{0,30}$))(?=\W|$)",
+    r"veja também|zie ook|czytaj też|читайте также|continue reading(?: on| at)?|filed under|tags?|topics?|categories|listen|also|"
+    r"read|more|watch)(?:\s+\w{1,4})?\s*(?:[:|›»>–—…-]|\.\.\.|$)|listen (?:live|now|again|back)\b|via [\w .&'-]{1,40}:$|"
+    r"watch(?= [A-Z][\w ]{0,30}$))",
     re.IGNORECASE,
 )
+_PLATFORMS = r"(?:twitter|facebook|instagram|youtube|tiktok|linkedin|x|threads|bluesky|whatsapp|telegram)\b"
+# Prompts call on the reader ("Follow us", "Sign up for our newsletter", "Click here"), or are a
+# site's notices; reporting about a platform ("said on X", "changed its privacy policy") is not.
 _PROMPT = re.compile(
-    r"\b(?:sign up (?:for|to|here|now|today)|subscribe (?:to|now|here|today|for)|(?:sign up|subscribe|register)\b[^.]{0,60}newsletter|"
+    r"\b(?:sign up (?:here|now|today|for (?:our|the|free|a free)\b|to (?:our|receive|get)\b)|"
+    r"subscribe (?:now|here|today|to (?:our|the [\w' ]{0,30}newsletter))|(?:sign up|subscribe|register)\b[^.]{0,60}newsletter|"
     r"newsletters? (?:here|delivered|straight)|get (?:our|the) [\w' ]{0,30}newsletter|in your inbox|to your inbox|"
-    r"moderat\w+ (?:all )?comments|comments (?:are|will be) (?:moderated|reviewed|closed)|letters? to the editor|"
-    r"click here|tap here|download (?:the|our) app|get the [\w' ]{1,40} app|follow (?:us|him|her|them) (?:on|@)|follow @|"
-    r"on (?:twitter|facebook|instagram|x|youtube|tiktok|linkedin)(?: and| or|[.,]|$)|we use cookies|cookie (?:policy|settings|preferences)|"
-    r"accept (?:all )?cookies|if you enjoyed this (?:article|story)|support (?:our|independent) journalism|become a (?:member|subscriber)|"
-    r"already a subscriber|subscribers? only|log in to|sign in to|have a (?:news )?tip|send us a tip|share it with a friend|"
-    r"share this (?:article|story)|listen to (?:this|the) (?:article|podcast|episode)|watch the (?:video|full)|terms of (?:use|service)|"
-    r"privacy policy|this is an archived (?:article|story)|your email address will not be published|required fields are marked|"
-    r"this is a (?:developing|breaking) story|(?:check back|more to come|updates as they come)\b|will be updated as|"
-    r"earlier (?:story|version) (?:follows|is below)|story follows below|audio player|listen to this article)",
+    r"moderat\w+ (?:all )?comments|comments (?:are|will be) (?:moderated|reviewed|closed)|letters to the editor|"
+    r"click here|tap here|download our app|follow (?:us|@\w+) (?:on|at)\b|follow @|"
+    r"(?:follow|find|like|join) (?:us|our [\w ]{1,20}) on (?:twitter|facebook|instagram|x|youtube|tiktok|linkedin)\b|"
+    r"we use cookies|cookie (?:policy|settings|preferences)|accept (?:all )?cookies|if you enjoyed this (?:article|story)|"
+    r"support (?:our|independent) journalism|become a (?:subscriber|member today|member now)|already a subscriber|"
+    r"have a (?:news )?tip\?|send us a tip|share it with a friend|share this (?:article|story)|listen to this article|"
+    r"this is an archived (?:article|story)|your email address will not be published|required fields are marked|"
+    r"this is a (?:developing|breaking) story|check back (?:later|soon|for)|updates as they come|"
+    r"(?:story|article|page) will be updated|earlier (?:story|version) (?:follows|is below)|story follows below|audio player)|"
+    # A line that opens with an imperative to the reader: "Follow Newsbeat on Instagram", "Subscribe
+    # to the … channel", "Follow AP's full coverage at https://…".
+    r"^\W*(?:follow|subscribe to|like|find|join|watch|listen to) [^.]{0,80}?\bon " + _PLATFORMS + r"(?:(?:[\s,&]|and|or|\(@?\w+\))+"
+    + _PLATFORMS + r")*\W*$|"
+    r"^\W*subscribe to (?:the|our) [^.]{0,60}?(?:channel|newsletter|podcast)|^\W*follow\b[^.]{0,80}?https?://",
     re.IGNORECASE,
 )
+# Site notices that are short lines of their own ("Privacy Policy | Terms of Use", "Log in").
+_NOTICE = re.compile(r"\b(?:privacy policy|terms of (?:use|service)|log in|sign in|subscribers? only|watch the (?:video|full))\b",
+                     re.IGNORECASE)
 _CREDIT = re.compile(
     r"^\W*(?:(?:additional |with )?reporting by|writing by|written by|editing by|edited by|compiled by|produced by|research by|"
     r"graphics? by|illustrations? by|(?:photos?|images?|pictures?|photographs?|video|footage|credits?|source|foto|bild|fuente)"
     r"(?: credits?| by)?\s*[:|/]|"
     r".{2,240}?\bcontributed (?:to )?(?:this )?(?:report|reporting|story|article)|"
-    r"(?:write to|email|e-mail|contact|reach) (?:the (?:author|reporters?|writers?)|[\w.' -]{2,60}) (?:at|on|via)\b|"
+    r"(?:write to|email|e-mail|contact|reach) [^.]{2,80}?(?:\S+@\S+\.\w+|\s@\w+|https?://|\(?\d{3}\)?[-. ]\d{3}[-.]\d{4})|"
     r"(?:this (?:story|article|report) (?:was|has been) (?:updated|corrected|produced|written|edited|originally published))|"
     r"(?:citation:)|[\w .,']{0,40}\(?(?:CNN|AP|AFP|Reuters|Bloomberg|UPI|dpa)\)?\s*[–—-]+$)",
     re.IGNORECASE,
 )
 _CAPTION_END = re.compile(
-    r"(?:\((?:[^()]{0,60}(?:photo|image|picture|credit|via|file)[^()]{0,60}|AP|AFP|Reuters|Getty(?: Images)?|PA|EPA|AAP|dpa|"
+    r"(?:\((?:[^()]{0,60}\b(?:photo|image|picture|credit|via|file)\b[^()]{0,60}|AP|AFP|Reuters|Getty(?: Images)?|PA|EPA|AAP|dpa|"
     r"Xinhua|ANI|PTI|Bloomberg|Shutterstock|[^()]{0,60}(?:Associated Press|Getty Images|Reuters|AFP))\)|"
     r"\b(?:AP Photo|REUTERS|AFP|Getty Images|EPA|Bloomberg|PA Images?|Xinhua)\s*/\s*[\w .'-]{1,60}|"
     r"/\s*(?:AP|AFP|Reuters|Getty(?: Images)?|EPA|Bloomberg|Shutterstock)|\b(?:Getty Images|Shutterstock|iStock|Alamy)|"
@@ -117,12 +142,17 @@ _BYLINE = re.compile(
     r"(?:[,|–—-]+\s*[\w .'’&-]{0,60})?$|^\W*(?:staff reports?|staff writer|wire reports?|from wire reports|"
     r"(?:associated press|reuters|afp|bloomberg|cnn|bbc)(?: staff)?)\W*$"
 )
+# "By Monday, …", "By 2030 …", "By then": when, not who.
+_BY_WHEN = re.compile(r"^\W*by\s+(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|jan|feb|march|april|may|june|july|aug|sept|oct|nov|dec|"
+                      r"\d|then|now|the (?:end|time|middle|start)|early|late|mid|noon|midnight|nightfall|dawn|evening|morning)",
+                      re.IGNORECASE)
 _COPYRIGHT = re.compile(
-    r"(?:^\W*(?:©|\(c\)|copyright\b)|\ball rights reserved\b|무단전재|無断転載|版权所有|"
+    r"(?:^\W*(?:©|\(c\)\s*\d|copyright\s*(?:©|\(c\)|\d{4}|by\b))|\ball rights reserved\b|무단전재|無断転載|版权所有|"
     r"this copy is for your personal,? non-commercial use|may not be (?:published|reproduced|redistributed|rewritten)|"
     r"distribution and use of this material are governed)",
     re.IGNORECASE,
 )
+_COPYRIGHT_LINE = re.compile(r"^\W*copyright\s+[\w .,&'-]{1,40}\b\d{4}\b", re.IGNORECASE)
 # Notices that never occur in reporting, whatever the paragraph's length.
 _LICENCE = re.compile(r"this copy is for your personal,? non-commercial use|distribution and use of this material are governed", re.IGNORECASE)
 # Embed markup that reached the text: a line that opens with a tag, or carries an embed's own
@@ -131,11 +161,11 @@ _LICENCE = re.compile(r"this copy is for your personal,? non-commercial use|dist
 _EMBED = re.compile(
     r"^\W{0,3}<\s*/?\s*[a-z][\w-]*(?:\s[^>]*)?/?>|"
     r"\bclass=[\"'][\w -]*(?:twitter-tweet|instagram-media|tiktok-embed)|\[/?(?:button|embed|caption|video|tweet|gallery)\b|"
-    r"\bpic\.twitter\.com/\w+|\binstgrm\.Embeds\b|\bplatform\.twitter\.com\b",
+    r"\binstgrm\.Embeds\b|\bplatform\.twitter\.com\b",
     re.IGNORECASE,
 )
-_URL_ONLY = re.compile(r"^\W*(?:(?:https?://|www\.)\S+\s*)+$|^\W*\S+@\S+\.\w+(?:\s+\S+)?\W*$", re.IGNORECASE)
-_URL = re.compile(r"\bhttps?://\S+|\bwww\.\S+\.\w+", re.IGNORECASE)
+_URL_ONLY = re.compile(r"^\W*(?:(?:https?://|www\.|pic\.twitter\.com/)\S+\s*)+$|^\W*\S+@\S+\.\w+(?:\s+\S+)?\W*$", re.IGNORECASE)
+_URL = re.compile(r"\bhttps?://\S+|\bwww\.\S+\.\w+|\bpic\.twitter\.com/\S+", re.IGNORECASE)
 _MONTH = (r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?")
 _DATELINE = re.compile(
     r"(?:\b\d+\s*(?:min(?:ute)?s?|mins?)\.?\s*(?:read|reading|de leitura|de lectura|lesezeit|lecture)\b|"
@@ -146,7 +176,7 @@ _DATELINE = re.compile(
     r"^\W*(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*)?(?:\d{1,2}\s+" + _MONTH + r"|" + _MONTH + r"\s+\d{1,2})(?:,?\s+\d{4})?"
     r"(?:[\s,|·•-]+\d{1,2}[:.]\d{2}\s*(?:[ap]\.?m\.?)?(?:\s*[A-Z]{2,4})?)?\W*$|"
     r"^\W*\d{1,2}[:.]\d{2}\s*(?:[ap]\.?m\.?)?\s*(?:[A-Z]{2,4}\s*)?[\d/.-]{0,10}\b|"
-    r"^\W*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|^\W*\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b|기사입력|入力|更新日)",
+    r"^\W*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|^\W*\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b|^\W*(?:기사입력|入力|更新日|更新|発表)\s*[:：]?\s*[\[(]?\s*\d)",
     re.IGNORECASE,
 )
 
@@ -159,12 +189,14 @@ _DATE_TOKENS = re.compile(
 
 
 def word_count(text: str) -> int:
-    """Words, or for text without spaces (Chinese, Japanese, Thai) its characters divided by a
-    typical word length: a 60-character Japanese sentence is not a short line."""
-    count = len(text.split())
-    if count <= 2 and len(text) > 12:
-        count = max(count, len(_WORD.findall(text)), len(text) // UNSPACED_CHARS_PER_WORD)
-    return count
+    """Words; characters of scripts written without spaces (Chinese, Japanese, Thai…) count by a
+    typical word length, also where spaces set off the numbers and Latin words among them: a
+    60-character Japanese sentence is not a short line."""
+    if not _UNSPACED.search(text):
+        return len(text.split())
+    spaced = sum(1 for token in text.split() if not _UNSPACED.search(token))
+    estimate = len(_UNSPACED_CJK.findall(text)) // CJK_CHARS_PER_WORD + len(_UNSPACED_ALPHABETIC.findall(text)) // ALPHABETIC_CHARS_PER_WORD
+    return max(len(text.split()), spaced + estimate)
 
 
 def in_capitals(text: str) -> bool:
@@ -197,19 +229,24 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
     if any(sign in low for sign in _EMBED_SIGNS) and _EMBED.search(stripped):
         return "embed"
     if any(sign in low for sign in _COPYRIGHT_SIGNS) and _COPYRIGHT.search(stripped) \
-            and (words <= SHORT_WORDS or _LICENCE.search(stripped) or low.startswith(("©", "copyright", "(c)"))):
+            and (words <= SHORT_WORDS or _LICENCE.search(stripped)):
         return "copyright"
+    if words <= NOTICE_WORDS and not _ends_like_statement(stripped) and _COPYRIGHT_LINE.match(stripped):
+        return "copyright"  # "copyright Inexhibit 2019 - ISSN …"
     if words > SHORT_WORDS:
         return None
-    if ("http" in low or "www." in low or "@" in low) and (_URL_ONLY.match(stripped) or (words <= 15 and _URL.search(stripped))):
+    if ("http" in low or "www." in low or "@" in low or "pic.twitter" in low) and (_URL_ONLY.match(stripped) or (words <= 15 and _URL.search(stripped)
+                                                                                       and word_count(_URL.sub(" ", stripped)) <= URL_LINE_WORDS)):
         return "link"
     if _LINK.match(stripped) or (stripped.startswith(("[", "(")) and _LINK.match(stripped[1:])):
         return "link"
     if _CREDIT.match(stripped):
         return "credit"
-    if words <= 20 and _BYLINE.match(stripped):
+    if words <= 20 and _BYLINE.match(stripped) and not _ends_like_statement(stripped) and not _BY_WHEN.match(stripped):
         return "byline"
     if any(sign in low for sign in _PROMPT_SIGNS) and _PROMPT.search(stripped):
+        return "prompt"
+    if words <= NOTICE_WORDS and not is_sentence(stripped) and _NOTICE.search(stripped):
         return "prompt"
     if words <= 16 and ("©" in stripped or _CAPTION_END.search(stripped)):
         return "caption"
@@ -227,6 +264,12 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
 def _date_residue(text: str) -> list[str]:
     """The words of a line once its dates, times and dateline labels are taken out."""
     return [w for w in _WORD.findall(_DATE_TOKENS.sub(" ", text)) if not w.isdigit()]
+
+
+def _ends_like_statement(text: str) -> bool:
+    """Ends as a sentence that says something: "By Dana Whitfield." is rare, "By the numbers."
+    is a heading; a byline with a verb and a full stop is a sentence."""
+    return is_sentence(text) and word_count(text) > 5
 
 
 def _ends_like_prose(text: str) -> bool:
@@ -284,22 +327,19 @@ def content_blocks(doc: Document, templates: Collection[str] = ()) -> Document:
     """The document without its furniture: what is matched, quoted and diffed. A heading left
     with nothing under it but furniture goes too."""
     marks = mark_furniture(doc.blocks, templates)
-    kept = [b for b, m in zip(doc.blocks, marks, strict=True) if m is None]
-    pruned: list[Block] = []
-    for i, block in enumerate(kept):
-        if block.kind == "heading" and (i + 1 == len(kept) or kept[i + 1].kind == "heading") and _dropped_under(doc, marks, block):
-            continue
-        pruned.append(block)
-    if len(pruned) == len(doc.blocks):
+    if not any(marks):
         return doc
-    return Document.from_blocks(pruned, title=doc.title)
+    kept: list[Block] = []
+    for i, (block, mark) in enumerate(zip(doc.blocks, marks, strict=True)):
+        if mark is None and not (block.kind == "heading" and _over_furniture_only(doc.blocks, marks, i)):
+            kept.append(block)
+    return Document.from_blocks(kept, title=doc.title)
 
 
-def _dropped_under(doc: Document, marks: list[str | None], heading: Block) -> bool:
+def _over_furniture_only(blocks: Sequence[Block], marks: list[str | None], heading: int) -> bool:
     """The heading had paragraphs on the page, all of them furniture (a "Related" box)."""
-    start = doc.blocks.index(heading) + 1
     under = []
-    for block, mark in zip(doc.blocks[start:], marks[start:], strict=True):
+    for block, mark in zip(blocks[heading + 1:], marks[heading + 1:], strict=True):
         if block.kind == "heading":
             break
         under.append(mark)
@@ -314,11 +354,13 @@ def template_keys(blocks: Sequence[Block]) -> set[str]:
 
 # A sentence that states something has at least this many words.
 STATEMENT_WORDS = 6
+UNMARKED_SENTENCE_CHARS = 30
 
 
 def states_something(text: str) -> bool:
     """A paragraph with a sentence in it that states something: enough words, ending as a
     sentence ends, and not in capitals. Not a heading, a caption, a label or a fragment."""
     stripped = text.strip()
-    return (is_sentence(stripped) and word_count(stripped) >= STATEMENT_WORDS and not in_capitals(stripped)
+    ends = is_sentence(stripped) or len(_UNSPACED.findall(stripped)) >= UNMARKED_SENTENCE_CHARS  # Thai and Lao mark no sentence end
+    return (ends and word_count(stripped) >= STATEMENT_WORDS and not in_capitals(stripped)
             and furniture_kind(stripped) is None)

@@ -73,8 +73,9 @@ def find_story(session: Session, doc: Document, terms: list[str], since: datetim
         members = [m for m in repo.story_versions(session, story_id) if m.article_id != article_id]
         if not members:
             continue
+        nearest, first = _days_apart(published_at, members)
         comparison = compare_to_story(story_content(session, members, template_stories), doc, thresholds, semantic=semantic,
-                                      days_apart=_days_apart(published_at, members))
+                                      days_apart=nearest, days_since_first=first)
         if comparison.same_story and (best is None or comparison.score > best[0].score):
             best = (comparison, story_id, sorted({m.outlet for m in members}))
             if comparison.score >= SETTLED_SCORE:
@@ -105,12 +106,15 @@ def thresholds(settings: Settings) -> Thresholds:
                    follow_up_days=settings.follow_up_days)
 
 
-def _days_apart(published_at: datetime | None, members: list[repo.StoryVersion]) -> float | None:
-    """Days between a publication and the story's nearest telling (None when either is unknown)."""
-    times = [m.published_at for m in members if m.published_at is not None]
+def _days_apart(published_at: datetime | None, members: list[repo.StoryVersion]) -> tuple[float | None, float | None]:
+    """Days between a publication and the story's nearest telling, and since its first telling
+    (None when unknown)."""
+    times = [_aware(m.published_at) for m in members if m.published_at is not None]
     if published_at is None or not times:
-        return None
-    return min(abs((_aware(published_at) - _aware(t)).total_seconds()) for t in times) / 86400
+        return None, None
+    moment = _aware(published_at)
+    nearest = min(abs((moment - t).total_seconds()) for t in times) / 86400
+    return nearest, max(0.0, (moment - min(times)).total_seconds() / 86400)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from newsdelta import metrics, progress
@@ -152,12 +152,21 @@ def ingest(settings: Settings, engine: Engine, steps: Steps, *, feeds: list[Feed
         counts = Counter(r.status for r in results)
         progress.batch_stored((r.status for r in results), sum(1 for r in results if r.track.get("finding_id")))
         steps.log.info("batch %d/%d: %s", n, len(batches), ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
-    with session_scope(engine) as session:
-        repo.forget_outlet_paragraphs(session, utcnow() - TEMPLATE_MEMORY, settings.template_stories)
+    forget_old_counts(engine, settings, steps.log)
     if steps.deliver is not None:
         summary.delivery = steps.deliver()
     progress.end()
     return summary
+
+
+def forget_old_counts(engine: Engine, settings: Settings, log: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+    """Housekeeping after the run's articles are stored: best effort, never the run's failure (a
+    lock held by another worker, a database restarting: the next run forgets them)."""
+    try:
+        with session_scope(engine) as session:
+            repo.forget_outlet_paragraphs(session, utcnow() - TEMPLATE_MEMORY, settings.template_stories)
+    except (OperationalError, DBAPIError) as exc:
+        log.warning("old paragraph counts left for the next run: %s", str(exc).splitlines()[0][:200])
 
 
 # How long a paragraph an outlet has carried in fewer than `template_stories` stories is
@@ -316,7 +325,8 @@ def track_text(session: Session, article: Article, text: ArticleText, settings: 
         if had_story or match.joined:  # a story made just now is as new as it gets
             repo.touch_story(session, match.story_id)
         result.story_id, result.joined_story = match.story_id, match.joined
-        if new.previous is None:  # an article's paragraphs count toward its outlet's template text once
+        if new.version.source == "page" and (new.previous is None or new.previous.source == "feed"):
+            # An article's page counts toward its outlet's template text once (its first version read from the page).
             repo.count_outlet_paragraphs(session, article.outlet, match.story_id, template_keys(new.doc.blocks))
         session.add(article)
         # The same time the story lookup measures its window from (feed date first, then page date).

@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from newsdelta.stages.store import stored_content, stored_doc, version_diff
-from newsdelta.storage import browse
+from newsdelta.stages.store import NO_TEMPLATES, stored_content, stored_doc, version_diff
+from newsdelta.storage import browse, repo
 from newsdelta.storage.db import session_scope
 from newsdelta.storage.models import Article, Finding, Story
 from textdelta import Comparison, Document, compare_to_story
@@ -106,7 +106,7 @@ COMPARISONS = _Comparisons()
 
 # --- the story page ------------------------------------------------------------------------
 
-def story_page(engine: Engine, story_id: int, semantic: Any = None) -> dict[str, Any] | None:
+def story_page(engine: Engine, story_id: int, semantic: Any = None, template_stories: int = 3) -> dict[str, Any] | None:
     """The story on its timeline, and each finding annotated; None when there is no such story.
     `semantic`: the sentence scorer matching used (newsdelta.stages.match.semantic_scorer), so
     each finding is read as it was found."""
@@ -117,6 +117,7 @@ def story_page(engine: Engine, story_id: int, semantic: Any = None) -> dict[str,
         rows = browse.story_versions(session, story_id)
         findings = browse.story_findings(session, story_id)
         unversioned = browse.story_articles_without_versions(session, story_id)
+        templates = repo.template_keys(session, {r.outlet for r in rows}, template_stories)
     tellings = _tellings(rows)
     by_version = {r.version_id: r for r in rows}
     finding_of_version = {f.version_id: f.id for f in findings}
@@ -133,7 +134,7 @@ def story_page(engine: Engine, story_id: int, semantic: Any = None) -> dict[str,
                                     "first_seen_at": a.first_seen_at, "status": a.status, "versions": []}
     timeline = sorted(articles.values(), key=lambda a: (a["published_at"] or a["first_seen_at"], a["id"]))
     holders = _holders(rows, tellings)
-    annotated = [annotate_finding(f, rows, by_version, tellings, holders, semantic) for f in findings]
+    annotated = [annotate_finding(f, rows, by_version, tellings, holders, semantic, templates) for f in findings]
     outlets = sorted({a["outlet"] for a in timeline})
     return {"id": story.id, "title": story.title, "created_at": story.created_at, "updated_at": story.updated_at,
             "outlets": outlets, "timeline": timeline, "findings": annotated}
@@ -162,7 +163,8 @@ def compared_versions(rows: list[browse.VersionRow], new: browse.VersionRow) -> 
 
 
 def annotate_finding(finding: Finding, rows: list[browse.VersionRow], by_version: dict[int, browse.VersionRow],
-                     tellings: dict[int, Telling], holders: dict[str, list[Telling]], semantic: Any = None) -> dict[str, Any]:
+                     tellings: dict[int, Telling], holders: dict[str, list[Telling]], semantic: Any = None,
+                     templates: dict[str, frozenset[str]] | None = None) -> dict[str, Any]:
     """The finding's article in reading order: per paragraph, whether the finding recorded it as
     new, each sentence's status (new, restated, changed) with the old sentences it restates and
     where they were first published, and the earliest telling holding the paragraph."""
@@ -174,13 +176,17 @@ def annotate_finding(finding: Finding, rows: list[browse.VersionRow], by_version
     if new is None:  # the version is gone: show what the finding recorded
         return {**base, "version": None, "title": "", "url": "", "sections": [], "compared": []}
     doc = stored_doc(new.title, new.blocks)
-    furniture = mark_furniture(doc.blocks)
+    templates = templates or {}
+    furniture = mark_furniture(doc.blocks, templates.get(new.outlet, NO_TEMPLATES))
     compared = compared_versions(rows, new)
     # Compared as matching compares: each version's content, its page furniture set aside.
     comparison = COMPARISONS.get(
-        (("words and meaning" if semantic is not None else "words", ""), (new.title, new.blocks), *((r.title, r.blocks) for r in compared)),
-        lambda: compare_to_story([stored_content(r.title, r.blocks) for r in compared], stored_content(new.title, new.blocks),
-                                 semantic=semantic),
+        # The outlets' template text is part of what was compared: a line that became template
+        # text since changes the comparison.
+        (("words and meaning" if semantic is not None else "words", str(hash(tuple(sorted((o, k) for o, k in templates.items()))))),
+         (new.title, new.blocks), *((r.title, r.blocks) for r in compared)),
+        lambda: compare_to_story([stored_content(r.title, r.blocks, templates.get(r.outlet, NO_TEMPLATES)) for r in compared],
+                                 stored_content(new.title, new.blocks, templates.get(new.outlet, NO_TEMPLATES)), semantic=semantic),
     )
     compared_ids = {r.version_id for r in compared}
     new_paragraphs = {p for s in recorded for p in s.get("paragraphs", [])}

@@ -29,8 +29,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("outlet", "key"),
     )
     op.create_index("ix_outlet_paragraph_outlet_stories", "outlet_paragraph", ["outlet", "stories"], unique=False)
+    op.create_index("ix_outlet_paragraph_first_seen", "outlet_paragraph", ["first_seen"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outlet_paragraph_first_seen", table_name="outlet_paragraph")
     op.drop_index("ix_outlet_paragraph_outlet_stories", table_name="outlet_paragraph")
     op.drop_table("outlet_paragraph")
