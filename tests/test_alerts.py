@@ -189,7 +189,9 @@ def test_slack_escapes_untrusted_article_text() -> None:
 def test_hostile_article_cannot_ping_or_forge_links_in_slack(engine, fetcher, settings, slack) -> None:
     s = configured(settings, slack, None)
     seed_finding(engine, fetcher, s)
-    finding = plant_in_finding(engine, "<!channel> read <https://evil.example|this> now <@U999>", heading="<!here> *urgent*")
+    # A sentence that states something, so that the alert quotes it (fragments stay on the story page).
+    finding = plant_in_finding(engine, "Protesters wrote <!channel> read <https://evil.example|this> now <@U999> on the council's page.",
+                               heading="<!here> *urgent*")
     with Session(engine) as session:
         message = build_message(session, finding)
     rendered = json.dumps(render_slack(environment(), message))
@@ -272,7 +274,7 @@ def test_email_is_multipart_with_subject_naming_story_and_outlet(engine, fetcher
 def test_email_html_escapes_article_markup(engine, fetcher, settings, smtp) -> None:
     s = configured(settings, None, smtp)
     seed_finding(engine, fetcher, s)
-    plant_in_finding(engine, '<script>alert(1)</script><a href="https://evil.example">x</a>')
+    plant_in_finding(engine, 'Protesters posted <script>alert(1)</script><a href="https://evil.example">x</a> on the council\'s page.')
     deliver_pending(engine, s)
     html = smtp.messages[0].get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html and 'href="https://evil.example"' not in html

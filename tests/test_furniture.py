@@ -312,3 +312,16 @@ def test_a_paragraph_counts_once_per_story_even_when_an_older_story_gets_it_agai
         for story in (4, 5, 6):
             repo.count_outlet_paragraphs(s, long_name, story, {"k"})
         assert repo.template_keys(s, [long_name], 3) == {long_name: frozenset({"k"})}
+
+
+def test_an_alert_quotes_what_states_something_and_counts_the_short_lines_it_leaves_on_the_story_page(server, engine, fetcher, settings,  # type: ignore[no-untyped-def]
+                                                                                                    capsys) -> None:
+    from newsdelta.stages.deliver import deliver_all
+
+    fact = "China's foreign ministry summoned the U.S. ambassador on Monday evening to protest against the plan."
+    caption = "Hegseth and Nakatani at the Tokyo ministry"  # a caption: no sentence, no furniture marker
+    _two_tellings(server, engine, fetcher, settings, added=[caption, fact])
+    deliver_all(engine, settings)
+    out = capsys.readouterr().out
+    assert fact in out.replace("\n  | ", " ") and caption not in out
+    assert "Adds 1 paragraph, 15 words (and 1 short line on the story page)." in out
