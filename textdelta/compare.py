@@ -170,7 +170,6 @@ def compare_to_story(
 
     pool = OldPool(old_sentences)
     matches = _exclusive_matches(new_sentences, pool)
-    model = semantic  # for the close-in-time verdict, which reads whole tellings, not sentence pairs
     if semantic is not None and not _candidate(story, new):
         semantic = None  # texts that share so few rare terms are not compared by meaning (nor by the pipeline at all)
     nearest = _nearest(new_sentences, old_sentences, matches, th, semantic)
@@ -191,11 +190,11 @@ def compare_to_story(
     if since_first is not None and since_first >= th.follow_up_days:
         threshold, rule = max(th.same_story, th.follow_up_score), "follow_up"
         same_story = score >= threshold
-    elif (days_apart is not None and days_apart <= th.close_days and model is not None and not same_story
+    elif (days_apart is not None and days_apart <= th.close_days and semantic is not None and not same_story
           and lede_reason != "other_day"):
         best_raw = max(scored, key=lambda x: x[3])
         if best_raw[3] >= th.close_score:
-            doc_cosine = _telling_cosine(story, new, model)
+            doc_cosine = _telling_cosine(story, new, semantic)
             if doc_cosine >= th.close_meaning:
                 score, raw_score, threshold, rule, same_story = best_raw[3], best_raw[3], th.close_score, "close_in_time", True
     evidence = {
