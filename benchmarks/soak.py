@@ -5,10 +5,14 @@
 Starts the real command, `newsdelta serve --port 0 --cron '* * * * * */SECONDS'` (a cron with
 a seconds field: Prefect's own scheduler creates the runs), in a data directory and a Prefect
 home of its own, over K local feeds served by this process on 127.0.0.1: every poll of a feed
-lists one story more (the last 10 kept), each story told by every outlet, the second and later
-ones adding a paragraph of their own, so each run stores articles, matches stories, records
-findings and queues and "sends" console alerts. The feeds are due at every run
-(interval_minutes below the cron's spacing), as `serve`'s deployment polls only due feeds.
+lists one story more (the last 10 kept). A story is one of the labelled set's real articles
+with a later version adding paragraphs (newsdelta/evaluation/data/generated.jsonl, the 136
+version_added cases): outlet 0 publishes the first version, outlet 1 the one adding
+paragraphs, the others copy the first; so each run stores articles, matches them into
+stories, records a finding and queues and "sends" a console alert. After 136 stories they
+come round again under new addresses, and join the stories told before. The feeds are due at
+every run (interval_minutes below the cron's spacing), as `serve`'s deployment polls only due
+feeds.
 
 After each flow run of `newsdelta-ingest/scheduled` ends, it prints one line: the run's state,
 its duration and how late it started (seconds after its scheduled time), and the resident
@@ -26,10 +30,12 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -39,6 +45,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -46,41 +53,27 @@ import httpx
 
 NEWSDELTA = Path(sys.executable).with_name("newsdelta")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-SYLLABLES = ["ka", "ro", "ven", "tal", "mi", "dor", "su", "len", "ba", "quir", "zo", "pel", "tan", "gri", "hu", "mas"]
 BASE_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 WINDOW = 10  # stories listed in a feed
 ENDED = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
 
-def name(i: int, salt: int) -> str:
-    """A made-up proper name, distinct per (i, salt): stories share no rare terms by accident."""
-    n, out = i * 7919 + salt * 104729 + 1, []
-    while n:
-        n, r = divmod(n, len(SYLLABLES))
-        out.append(SYLLABLES[r])
-    return "".join(out).capitalize()
+def cases() -> list[dict[str, Any]]:
+    """Real articles, each with a later version adding paragraphs (the labelled set's
+    version_added cases): one news event each."""
+    with (resources.files("newsdelta.evaluation") / "data" / "generated.jsonl").open(encoding="utf-8") as f:
+        return [case for line in f if (case := json.loads(line))["kind"] == "version_added"]
+
+
+CASES = cases()
 
 
 def story(i: int, outlet: int) -> tuple[str, list[str]]:
-    """Story i as outlet `outlet` tells it: the same four paragraphs (the first outlet's
-    wording), and from the second outlet on, a paragraph nobody else has."""
-    who, town, firm = name(i, 1), name(i, 2), name(i, 3)
-    title = f"{who} council approves {town} harbour plan after {firm} review"
-    paragraphs = [
-        f"The council of {town} voted on Tuesday to approve a harbour expansion proposed by mayor {who}, "
-        f"ending a dispute that had lasted {3 + i % 9} years.",
-        f"An independent review by the engineering firm {firm} found that the new breakwater would cut storm "
-        f"damage along the {town} waterfront by about {20 + i % 50} percent.",
-        f"Fishing crews in {town} had opposed the plan, saying construction would close the inner basin for "
-        f"{2 + i % 5} seasons and drive their catch to rival ports.",
-        f"{who} said the first contracts would be signed before the end of the year and that "
-        f"work on the quay would begin in the spring.",
-    ]
-    if outlet:
-        extra = name(i, 10 + outlet)
-        paragraphs.append(f"Residents' spokesperson {extra} told this outlet that {outlet + 1} families on the "
-                          f"{town} seafront had already been offered new homes inland by {firm}.")
-    return title, paragraphs
+    """Story i as outlet `outlet` tells it: the article as first published by outlet 0 and
+    copied by outlets 2 and on, the version adding paragraphs by outlet 1."""
+    case = CASES[i % len(CASES)]
+    title = " ".join(case["old"][0].split()[:12])
+    return title, case["new"] if outlet == 1 else case["old"]
 
 
 class FeedSite:
@@ -281,6 +274,9 @@ def main() -> None:
             print(f"# flow run time: median {durations[len(durations) // 2]:.1f} s, max {durations[-1]:.1f} s; "
                   f"start after its scheduled time: median {lateness[len(lateness) // 2]:.0f} s, max {lateness[-1]:.0f} s; "
                   f"polls per feed {site.polls}")
+        with sqlite3.connect(f"file:{home / 'data' / 'newsdelta.db'}?mode=ro", uri=True) as db:
+            stored = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("article", "article_version", "story", "finding", "alert")}
+        print(f"# stored: {stored}")
     finally:
         # SIGTERM, as a service manager stops it (SIGINT may be ignored in a background job):
         # serve pauses its deployments and stops its server.
