@@ -325,3 +325,20 @@ def test_an_alert_quotes_what_states_something_and_counts_the_short_lines_it_lea
     out = capsys.readouterr().out
     assert fact in out.replace("\n  | ", " ") and caption not in out
     assert "Adds 1 paragraph, 15 words (and 1 short line on the story page)." in out
+
+
+def test_a_new_section_followed_by_the_wire_credit_keeps_its_heading() -> None:
+    """The credit line closes both tellings; read as content it split the new section, which
+    was then reported as new paragraphs without a heading."""
+    from textdelta import compare
+
+    credit = "(Reporting by Will Dunham; Editing by Tom Brown)"
+    body = [Block("paragraph", p) for p in seed_text("000_").splitlines() if p.strip()]
+    added = ["Opposition lawmakers in Tokyo demanded a full briefing on the command changes before the Diet session ends in June.",
+             "Okinawa's governor said residents near U.S. bases had not been consulted and asked for talks within the month."]
+    old = Document.from_blocks([*body, Block("paragraph", credit)])
+    new = Document.from_blocks([*body, Block("heading", "Reaction in Japan"), *(Block("paragraph", p) for p in added),
+                                Block("paragraph", credit)])
+    assert [s.heading for s in compare(old, new).new_sections] == [None], "what the credit line did"
+    sections = compare(content_blocks(old), content_blocks(new)).new_sections
+    assert [(s.heading, s.paragraphs) for s in sections] == [("Reaction in Japan", added)]

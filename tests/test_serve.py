@@ -49,7 +49,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     registered with the server it started."""
     home = tmp_path_factory.mktemp("serve-home")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSDELTA_", "PREFECT_API_URL", "PREFECT_UI_", "PREFECT_SERVER_UI_"))}
-    env.update(NEWSDELTA_HOME=str(home / "newsdelta"), PREFECT_HOME=str(home / "prefect"))
+    env.update(NEWSDELTA_HOME=str(home / "newsdelta"), PREFECT_HOME=str(home / "prefect"),
+               # The run triggered by hand below reads the seed outlets served on 127.0.0.1.
+               NEWSDELTA_ALLOW_HOSTS="127.0.0.1", NEWSDELTA_PER_HOST_DELAY_S="0")
     process = subprocess.Popen([str(NEWSDELTA), "serve", "--port", "0", "--cron", "0 0 1 1 *"], env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     served = Served(process)
@@ -120,6 +122,48 @@ def test_the_prefect_ui_shows_the_deployments_in_a_browser(served: Served) -> No
                 expect(page.get_by_text("newsdelta-deliver")).to_be_visible()
                 body = page.inner_text("body")
                 assert "connect to Server API" not in body and "Unable to connect" not in body, path
+        finally:
+            browser.close()
+
+
+def test_a_run_triggered_by_hand_completes_and_its_report_is_seen_in_the_ui(served: Served) -> None:
+    """As the hint says: a run of the scheduled deployment with parameters of one's own, run by
+    serve's own runner, then its Prefect artifact (the run's report) in the UI."""
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:  # pragma: no cover - the test extra installs it
+        required("playwright is not installed (pip install -e '.[test]')")
+    if not CHROMIUM.exists():
+        required(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from newsdelta.seeds.server import SiteServer
+
+    api = served.api_url
+    with SiteServer() as site:
+        deployments = httpx.post(f"{api}/deployments/filter", json={}, trust_env=False, timeout=10).json()
+        scheduled = next(d for d in deployments if d["name"] == "scheduled")
+        parameters = {"feed_urls": [site.url("harbor-times/feed.xml")], "only_due": False, "deliver": False}
+        run = httpx.post(f"{api}/deployments/{scheduled['id']}/create_flow_run", json={"parameters": parameters},
+                         trust_env=False, timeout=10).json()
+
+        def finished() -> bool:
+            state = httpx.get(f"{api}/flow_runs/{run['id']}", trust_env=False, timeout=10).json()["state"]
+            if state["type"] in ("FAILED", "CRASHED", "CANCELLED"):
+                pytest.fail(f"the run ended {state['type']}: {state.get('message')}\n" + "".join(served.lines)[-3000:])
+            return bool(state["type"] == "COMPLETED")
+
+        wait_until(finished, "serve's runner to run the triggered ingest", timeout_s=240)
+    artifacts = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}},
+                           trust_env=False, timeout=10).json()
+    [report] = [a for a in artifacts if a["key"] == "newsdelta-ingest"]
+    assert "harbor-times/feed.xml" in report["data"] and "Stories touched: 1" in report["data"]
+    ui = api.removesuffix("/api")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{ui}/artifacts/artifact/{report['id']}")
+            expect(page.get_by_text("Stories touched: 1")).to_be_visible(timeout=60_000)
+            assert "connect to Server API" not in page.inner_text("body")
         finally:
             browser.close()
 
