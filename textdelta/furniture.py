@@ -47,9 +47,11 @@ ALPHABETIC_CHARS_PER_WORD = 4
 _END = re.compile(r"[.!?…。！？．।۔؟។။።։፧](?:[\s\"'”’»)\]」』）】]*)$|[\"”’»」』]$")
 # Scripts written without spaces between words: Thai, Lao, Khmer and Myanmar (words of about
 # four characters), Chinese and Japanese (about two).
-_UNSPACED_ALPHABETIC = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
-_UNSPACED_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
-_UNSPACED = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_ALPHABETIC_RANGES = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"
+_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+_UNSPACED_ALPHABETIC = re.compile(f"[{_ALPHABETIC_RANGES}]")
+_UNSPACED_CJK = re.compile(f"[{_CJK_RANGES}]")
+_UNSPACED = re.compile(f"[{_ALPHABETIC_RANGES}{_CJK_RANGES}]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _LETTER_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
@@ -146,15 +148,14 @@ _BYLINE = re.compile(
 _BY_WHEN = re.compile(r"^\W*by\s+(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|jan|feb|march|april|may|june|july|aug|sept|oct|nov|dec|"
                       r"\d|then|now|the (?:end|time|middle|start)|early|late|mid|noon|midnight|nightfall|dawn|evening|morning)",
                       re.IGNORECASE)
+# Notices that never occur in reporting, whatever the paragraph's length.
+_LICENCE = re.compile(r"this copy is for your personal,? non-commercial use|distribution and use of this material are governed", re.IGNORECASE)
 _COPYRIGHT = re.compile(
     r"(?:^\W*(?:©|\(c\)\s*\d|copyright\s*(?:©|\(c\)|\d{4}|by\b))|\ball rights reserved\b|무단전재|無断転載|版权所有|"
-    r"this copy is for your personal,? non-commercial use|may not be (?:published|reproduced|redistributed|rewritten)|"
-    r"distribution and use of this material are governed)",
+    r"may not be (?:published|reproduced|redistributed|rewritten)|" + _LICENCE.pattern + ")",
     re.IGNORECASE,
 )
 _COPYRIGHT_LINE = re.compile(r"^\W*copyright\s+[\w .,&'-]{1,40}\b\d{4}\b", re.IGNORECASE)
-# Notices that never occur in reporting, whatever the paragraph's length.
-_LICENCE = re.compile(r"this copy is for your personal,? non-commercial use|distribution and use of this material are governed", re.IGNORECASE)
 # Embed markup that reached the text: a line that opens with a tag, or carries an embed's own
 # signature. Reporting may quote markup ("posted <script> on the page"), so a tag inside prose
 # is not enough.
