@@ -5,7 +5,6 @@ content."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from sqlmodel import Session
 
@@ -22,20 +21,10 @@ def record_finding(session: Session, article: Article, new: NewVersion, match: M
     comparison = match.comparison
     if comparison is None or not comparison.new_sections:
         return None
-    sections: list[dict[str, Any]] = []
-    quoted: set[str] = set()
-    for section in comparison.new_sections:
-        # A finding never quotes the same text twice, wherever the page repeated it.
-        paragraphs = []
-        for paragraph in section.paragraphs:
-            if text_key(paragraph) not in quoted:
-                quoted.add(text_key(paragraph))
-                paragraphs.append(paragraph)
-        if paragraphs or (section.heading and not section.paragraphs):
-            sections.append({"heading": section.heading, "under_heading": section.under_heading, "paragraphs": paragraphs})
-    if not sections:
-        return None
-    content = "\n".join(p for s in sections for p in s["paragraphs"])
+    # The comparison read the article's content, where a paragraph the page repeats is there
+    # once (textdelta.furniture): a finding never quotes the same text twice.
+    sections = [{"heading": s.heading, "under_heading": s.under_heading, "paragraphs": s.paragraphs} for s in comparison.new_sections]
+    content = "\n".join(p for s in comparison.new_sections for p in s.paragraphs)
     return repo.add_finding(
         session, story_id=match.story_id, article_id=article.id, version_id=new.version.id, kind=match.kind, outlet=article.outlet,
         compared_outlets=json.dumps(match.outlets, ensure_ascii=False), score=round(comparison.score, 4),

@@ -165,7 +165,7 @@ def forget_old_counts(engine: Engine, settings: Settings, log: logging.Logger | 
     try:
         with session_scope(engine) as session:
             repo.forget_outlet_paragraphs(session, utcnow() - TEMPLATE_MEMORY, settings.template_stories)
-    except (OperationalError, DBAPIError) as exc:
+    except DBAPIError as exc:  # OperationalError (locked, restarting) among them
         log.warning("old paragraph counts left for the next run: %s", str(exc).splitlines()[0][:200])
 
 

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from newsdelta.stages.alerts import substance
+from newsdelta.stages.store import stored_doc
 from newsdelta.storage import browse, repo
 from newsdelta.storage.db import session_scope
 from newsdelta.storage.models import ArticleVersion, Finding, Story
-from textdelta import Document
 from textdelta.furniture import mark_furniture
 
 
@@ -73,7 +73,7 @@ def story_view(engine: Engine, story_id: int, template_stories: int = 3) -> dict
 
 
 def _set_aside(version: ArticleVersion, templates: frozenset[str]) -> list[dict[str, str]]:
-    doc = Document.from_dicts(json.loads(version.blocks), title=version.title)
+    doc = stored_doc(version.title, version.blocks)
     return [{"kind": mark, "text": block.text} for block, mark in zip(doc.blocks, mark_furniture(doc.blocks, templates), strict=True) if mark]
 
 
