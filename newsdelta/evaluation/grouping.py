@@ -45,7 +45,7 @@ import re
 import sys
 import tempfile
 from collections import Counter, defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from itertools import combinations
@@ -156,8 +156,6 @@ def evaluate(items: list[Item], window_days: float | None, semantic: bool | None
         if window_days:
             overrides["match_window_days"] = window_days
         if semantic is not None:
-            if "semantic" not in {f.name for f in fields(Settings)}:
-                raise ValueError("this newsdelta has no 'semantic' setting")
             overrides["semantic"] = semantic
         try:
             settings = load_settings(env={"NEWSDELTA_HOME": str(Path(tmp) / "home")}, **overrides).with_overrides(
