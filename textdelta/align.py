@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
 
+from textdelta.figures import counts
 from textdelta.normalize import folded as _fold
+from textdelta.normalize import normalize_text
 from textdelta.terms import analyse, quotations
 
 CANDIDATES = 5  # old sentences considered per new sentence for merges
@@ -75,6 +77,7 @@ class OldPool:
         self.postings: dict[str, list[int]] = {}  # term -> groups holding it
         self.members: list[list[int]] = []  # group -> its sentences' indices, ascending
         self.quotes: set[str] = set()
+        self.facts: set[str] = set()  # every figure and day the old sentences state
         self.contentless: dict[str, list[int]] = {}  # "Why?", "That's it.": no terms to match on, only their text
         group_of: dict[str, int] = {}
         for i, sentence in enumerate(sentences):
@@ -87,6 +90,7 @@ class OldPool:
                 for term in sentence.terms:
                     self.postings.setdefault(term, []).append(g)
                 self.quotes |= sentence.quotes
+                self.facts |= sentence.facts
             if sentence.weight <= 0:
                 self.contentless.setdefault(folded(sentence.text), []).append(i)
 
@@ -175,9 +179,16 @@ def conflicting(sentence: Sentence, old: list[Sentence]) -> bool:
 def supersedes(sentence: Sentence, old: list[Sentence]) -> bool:
     """It replaces a figure or day of the old sentences with another ("12 killed" then "19
     killed", "3,000 evacuated" then "4,500"): each side states one the other does not. A
-    sentence that only adds a figure to what the old one said keeps all of the old ones."""
-    theirs = set().union(*(o.facts for o in old)) if old else set()
-    return bool(sentence.facts - theirs) and bool(theirs - sentence.facts)
+    sentence that only adds a figure to what the old one said keeps all of the old ones.
+    Numbers spelled out count here ("six people" then "nine people"): news style writes small
+    ones as words, and the rest of the sentence is the same."""
+    mine = _counted(sentence)
+    theirs = set().union(*(_counted(o) for o in old)) if old else set()
+    return bool(mine - theirs) and bool(theirs - mine)
+
+
+def _counted(sentence: Sentence) -> frozenset[str]:
+    return counts(normalize_text(sentence.text)) | days(sentence)
 
 
 def days(sentence: Sentence) -> set[str]:

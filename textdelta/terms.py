@@ -14,6 +14,7 @@ from importlib import resources
 
 import snowballstemmer
 
+from textdelta.figures import figures
 from textdelta.normalize import normalize_text
 
 STOPWORDS = frozenset(
@@ -127,13 +128,12 @@ _WEEKDAYS_MONTHS = {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
     "march", "april", "june", "july", "august", "september", "october", "november", "december",
 }
-_FACT_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 
 
 def facts(text: str) -> set[str]:
     """Figures and days a sentence asserts: a rewrite keeps them, a different event changes them."""
     text = normalize_text(text)
-    out = {"#" + n.replace(",", "").rstrip(".") for n in _FACT_NUMBER.findall(text) if len(n.replace(",", "")) >= 2}
+    out = set(figures(text))
     out |= {w for w in re.findall(r"[a-z]+", text.lower()) if w in _WEEKDAYS_MONTHS}
     return out
 
