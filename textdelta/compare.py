@@ -40,10 +40,13 @@ class Thresholds:
     lede: float = 0.3  # factor on the story score when the two ledes report different events
     lede_meaning: float = 0.45  # cosine below which two ledes the words do not tie report different events
     fact_meaning: float = 0.45  # cosine at or above which a sentence whose figures the old sentence all states restates it
+    known_meaning: float = 0.5  # cosine at or above which a sentence naming no one, no figure and no day the story has not named restates it
     # Publication time, when the caller knows it (the pipeline does; plain texts do not):
     close_days: float = 1.5  # tellings published this close are judged as reports of one event ...
     close_meaning: float = 0.75  # ... when they are this close in meaning (cosine of their mean sentence vectors)
     close_score: float = 0.15  # ... and this much of them restates the other, whatever their ledes
+    close_alone: float = 0.8  # ... or, whatever they restate, when they are this close in meaning
+    floor_meaning: float = 0.45  # cosine of two tellings under which restating less than follow_up_score of a story is not enough
     follow_up_days: float = 3.0  # a telling published this long after the story's nearest one ...
     follow_up_score: float = 0.5  # ... must restate this much of it: a later event with the same people is another story
 
@@ -156,7 +159,10 @@ def compare_to_story(
     `days_apart`: between `new`'s publication and the story's nearest telling, when known;
     `days_since_first`: since the story's first telling (default: `days_apart`).
     Independent reports of one event, published within `close_days` of each other, need not
-    restate each other's lede: close meaning and some shared material make them one story.
+    restate each other's lede: close meaning and some shared material make them one story, and
+    closer meaning alone does (the two tellings' cosine is computed even where the texts share
+    too few rare terms for their sentences to be compared by meaning). A telling that restates
+    less than half of the story must also be close to it in meaning.
     A telling published `follow_up_days` or more after the story began must restate much more
     of it: the sentencing after the verdict cites the verdict but is another event (and a
     commentary published in between does not make it any closer).
@@ -170,6 +176,7 @@ def compare_to_story(
 
     pool = OldPool(old_sentences)
     matches = _exclusive_matches(new_sentences, pool)
+    meaning = semantic  # whole tellings are still compared by meaning when published close together
     if semantic is not None and not _candidate(story, new):
         semantic = None  # texts that share so few rare terms are not compared by meaning (nor by the pipeline at all)
     nearest = _nearest(new_sentences, old_sentences, matches, th, semantic)
@@ -190,13 +197,19 @@ def compare_to_story(
     if since_first is not None and since_first >= th.follow_up_days:
         threshold, rule = max(th.same_story, th.follow_up_score), "follow_up"
         same_story = score >= threshold
-    elif (days_apart is not None and days_apart <= th.close_days and semantic is not None and not same_story
+    elif (days_apart is not None and days_apart <= th.close_days and meaning is not None and not same_story
           and lede_reason != "other_day"):
         best_raw = max(scored, key=lambda x: x[3])
-        if best_raw[3] >= th.close_score:
-            doc_cosine = _telling_cosine(story, new, semantic)
-            if doc_cosine >= th.close_meaning:
-                score, raw_score, threshold, rule, same_story = best_raw[3], best_raw[3], th.close_score, "close_in_time", True
+        doc_cosine = _telling_cosine(story, new, meaning)
+        if doc_cosine >= th.close_meaning and (best_raw[3] >= th.close_score or doc_cosine >= th.close_alone):
+            score, raw_score, threshold, rule, same_story = best_raw[3], best_raw[3], th.close_score, "close_in_time", True
+    if same_story and rule == "restatement" and raw_score < th.follow_up_score and meaning is not None:
+        # Restating a little of the story is what a later event with the same people does too
+        # (the resignation that recalls the final two days before); tellings of one event are
+        # also close in meaning.
+        doc_cosine = _telling_cosine(story, new, meaning)
+        if doc_cosine < th.floor_meaning:
+            same_story, rule = False, "far_in_meaning"
     evidence = {
         "same_story": same_story, "score": round(score, 4), "threshold": threshold, "rule": rule,
         "restated_share": round(raw_score, 4),  # of NEW restated, and of the best old telling restated, averaged
@@ -327,9 +340,13 @@ _WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "su
 def _near_days(a: set[str], b: set[str]) -> bool:
     """Whether two ledes can place one event: a day in common, or weekdays one apart (an
     overnight vote is "Tuesday night" at one outlet and "early Wednesday" at another; an
-    arrest "on Saturday" follows a raid "on Friday" in the same report)."""
+    arrest "on Saturday" follows a raid "on Friday" in the same report). Weekdays are compared
+    with weekdays and months with months: "on Tuesday" and "on December 3" may be one day."""
     if a & b:
         return True
+    weekdays_a, weekdays_b = a & set(_WEEK), b & set(_WEEK)
+    if (not weekdays_a or not weekdays_b) and (not a - weekdays_a or not b - weekdays_b):
+        return True  # a weekday against a month ("on Tuesday", "on December 3"): nothing to compare
     return any(x in _WEEK and y in _WEEK and abs(_WEEK.index(x) - _WEEK.index(y)) in (1, 6) for x in a for y in b)
 
 
@@ -383,7 +400,8 @@ def _status(s: Sentence, m: Match, near: tuple[int, float] | None, pool: OldPool
         # Below the lexical threshold the words alone cannot tell a paraphrase from a new fact
         # about the same people: meaning and shared words decide together.
         j, cosine = near
-        if cosine >= th.semantic_alone or m.coverage + cosine >= th.semantic or _same_figures(s, pool.sentences[j], cosine, th):
+        if (cosine >= th.semantic_alone or m.coverage + cosine >= th.semantic or _same_figures(s, pool.sentences[j], cosine, th)
+                or _nothing_unknown(s, cosine, pool, th)):
             restated = True
             if j not in m.old:
                 m = Match(m.coverage, m.dice, (j,), m.quoted)
@@ -406,6 +424,13 @@ def _same_figures(s: Sentence, old: Sentence, cosine: float, th: Thresholds) -> 
     same fact in other words. A new figure makes it news, however close the rest."""
     figures = {f for f in s.facts if f.startswith("#")}
     return bool(figures) and cosine >= th.fact_meaning and s.facts <= old.facts
+
+
+def _nothing_unknown(s: Sentence, cosine: float, pool: OldPool, th: Thresholds) -> bool:
+    """Close in meaning and naming no one and no figure or day the story has not named: what
+    is left to be new is only how it is said. A new fact about the same people nearly always
+    brings a name, a figure or a day of its own ("defender Ruben Sauer has left for Nordby")."""
+    return cosine >= th.known_meaning and all(name in pool.postings for name in s.names) and s.facts <= pool.facts
 
 
 VERBATIM_DICE = 0.9
