@@ -51,6 +51,10 @@ FURNITURE = {
     "Tokyo CNN –": "credit",
     "This is a developing story and will be updated as more information becomes available.": "prompt",
     "via Meridian Post:": "link",
+    "By": "ui",
+    "Last Updated:": "ui",
+    "![Firefighters outside the warehouse on Dock Road](https://example.com/uploads/2025/03/fire.jpg)": "embed",
+    "Mayor Ann Pryce at the depot in March (AP Photo/Eugene Hoshiko, File)": "caption",
 }
 
 # Reporting that mentions what furniture is made of, and must stay content.
@@ -123,6 +127,12 @@ def test_a_list_of_headlines_and_a_repeated_paragraph_are_set_aside_but_a_list_i
     assert marks == [None, "headlines", "headlines", "headlines", None, None, None, None, None, "repeat"]
     # Capitals make a paragraph a headline linking elsewhere, not a subhead.
     assert furniture_kind("SIGNAL CHAT CONTROVERSY", "heading") is None
+
+
+def test_an_embedded_post_stays_content() -> None:
+    """Embedded posts often carry the statement that is the news; the hand-checked pages of
+    ../shared count them as article text too."""
+    assert furniture_kind("Thank you all. It has been an honour — Dana Whitfield (@dwhitfield) October 10, 2024") is None
 
 
 def test_a_heading_over_nothing_but_furniture_goes_with_it() -> None:

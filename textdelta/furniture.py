@@ -60,7 +60,7 @@ _UI_LINES = frozenset(
         "advertisement", "advertising", "ad", "sponsored", "sponsored by", "sponsored content", "paid content", "promoted",
         "share", "share this", "share this article", "share this story", "share on facebook", "share on twitter", "tweet",
         "email", "print", "print article", "print this page", "order reprints", "reprints", "comments", "comment", "view comments",
-        "show comments", "leave a comment", "thank you", "close", "menu", "skip to content", "skip to main content", "back to top",
+        "show comments", "leave a comment", "thank you", "close", "menu", "by", "last updated", "updated", "skip to content", "skip to main content", "back to top",
         "continue reading", "read full article", "read the full story", "read more", "see more", "load more", "show more",
         "loading", "loading…", "explore further", "more", "related", "related articles", "related stories", "related content",
         "recommended", "recommended for you", "you may also like", "you might also like", "most read", "most popular",
@@ -134,7 +134,7 @@ _CREDIT = re.compile(
 _CAPTION_END = re.compile(
     r"(?:\((?:[^()]{0,60}\b(?:photo|image|picture|credit|via|file)\b[^()]{0,60}|AP|AFP|Reuters|Getty(?: Images)?|PA|EPA|AAP|dpa|"
     r"Xinhua|ANI|PTI|Bloomberg|Shutterstock|[^()]{0,60}(?:Associated Press|Getty Images|Reuters|AFP))\)|"
-    r"\b(?:AP Photo|REUTERS|AFP|Getty Images|EPA|Bloomberg|PA Images?|Xinhua)\s*/\s*[\w .'-]{1,60}|"
+    r"\b(?:AP Photo|REUTERS|AFP|Getty Images|EPA|Bloomberg|PA Images?|Xinhua)\s*/\s*[\w .,'-]{1,60}|"
     r"/\s*(?:AP|AFP|Reuters|Getty(?: Images)?|EPA|Bloomberg|Shutterstock)|\b(?:Getty Images|Shutterstock|iStock|Alamy)|"
     r"\b(?:photo|image|picture|photograph|credit|foto)\s*(?::|by|©)\s*[\w .'&/-]{1,60})\W*$",
     re.IGNORECASE,
@@ -162,7 +162,8 @@ _COPYRIGHT_LINE = re.compile(r"^\W*copyright\s+[\w .,&'-]{1,40}\b\d{4}\b", re.IG
 _EMBED = re.compile(
     r"^\W{0,3}<\s*/?\s*[a-z][\w-]*(?:\s[^>]*)?/?>|"
     r"\bclass=[\"'][\w -]*(?:twitter-tweet|instagram-media|tiktok-embed)|\[/?(?:button|embed|caption|video|tweet|gallery)\b|"
-    r"\binstgrm\.Embeds\b|\bplatform\.twitter\.com\b",
+    r"\binstgrm\.Embeds\b|\bplatform\.twitter\.com\b|"
+    r"^\W{0,3}!\[[^\]]{0,300}\]\(\S+\)\W*$",  # an image in Markdown: ![alt text](address)
     re.IGNORECASE,
 )
 _URL_ONLY = re.compile(r"^\W*(?:(?:https?://|www\.|pic\.twitter\.com/)\S+\s*)+$|^\W*\S+@\S+\.\w+(?:\s+\S+)?\W*$", re.IGNORECASE)
