@@ -388,6 +388,8 @@ def compare(old: Path, new: Path, as_json: bool = JsonOption, semantic: bool = S
         v = why["verdict"]
         typer.echo(f"\nWhy: score {v['score']} against the threshold {v['threshold']}: {v['restated_share']} restated"
                    + (f", times {v['lede_factor']} because the ledes report different events" if v["lede_differs"] else "")
+                   + (f"; but the two tellings are far apart in meaning (cosine {v['telling_cosine']}), so another event"
+                      if v.get("rule") == "far_in_meaning" else "")
                    + ("" if v["sentence_model"] else " (words only)"))
         for p in why["new_paragraphs"]:
             semantic_score = "-" if p["semantic"] is None else p["semantic"]

@@ -6,7 +6,9 @@ deployment until interrupted."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -88,6 +90,10 @@ def serve_forever(config: str | None, cron: str, api_url: str | None, port: int)
         ui = api_url.removesuffix("/api")
         print(f"Starting a local Prefect server at {api_url} (UI at {ui}) …", flush=True)
     os.environ["PREFECT_API_URL"] = api_url
+    # A service manager stops us with SIGTERM, whose default action ends the process at once:
+    # as an interrupt it unwinds, so serve pauses its deployments and the server it started
+    # (in a session of its own) is stopped with it instead of outliving us.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         wait_for_server(api_url, process=server)
         from prefect import serve
@@ -100,5 +106,27 @@ def serve_forever(config: str | None, cron: str, api_url: str | None, port: int)
         serve(*deployments(config, cron))
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            stop_server(server)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_server(server: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    """Stop the Prefect server and everything it started: `prefect server start` runs the API
+    in a uvicorn child of its own, which can outlive its parent and keep the port."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.wait(timeout=timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(server.pid, 0)  # is anything of the group left?
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait(timeout=timeout_s)
