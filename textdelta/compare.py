@@ -200,14 +200,14 @@ def compare_to_story(
     elif (days_apart is not None and days_apart <= th.close_days and meaning is not None and not same_story
           and lede_reason != "other_day"):
         best_raw = max(scored, key=lambda x: x[3])
-        doc_cosine = _telling_cosine(story, new, meaning)
+        doc_cosine = _telling_cosine_for(story, new, meaning, (th.close_meaning, th.close_alone))
         if doc_cosine >= th.close_meaning and (best_raw[3] >= th.close_score or doc_cosine >= th.close_alone):
             score, raw_score, threshold, rule, same_story = best_raw[3], best_raw[3], th.close_score, "close_in_time", True
     if same_story and rule == "restatement" and raw_score < th.follow_up_score and meaning is not None:
         # Restating a little of the story is what a later event with the same people does too
         # (the resignation that recalls the final two days before); tellings of one event are
         # also close in meaning.
-        doc_cosine = _telling_cosine(story, new, meaning)
+        doc_cosine = _telling_cosine_for(story, new, meaning, (th.floor_meaning,))
         if doc_cosine < th.floor_meaning:
             same_story, rule = False, "far_in_meaning"
     evidence = {
@@ -311,14 +311,28 @@ def _ledes_differ(new: list[Sentence], statuses: list[Status], matches: list[Mat
 
 
 TELLING_SENTENCES = 40  # of a telling, for the cosine of two tellings: its body, not an appendix of extras
+# A first look reads only the openings, where a telling tells its event; a glance this far on
+# one side of every bar decides, and only a close call reads the whole tellings. Most
+# candidates close in time are other events, and embedding whole articles for them cost more
+# than the rest of matching.
+TELLING_GLANCE = 12
+GLANCE_MARGIN = 0.1
 
 
-def _telling_cosine(story: Sequence[Document], new: Document, semantic: Embedder) -> float:
+def _telling_cosine_for(story: Sequence[Document], new: Document, semantic: Embedder, bars: Sequence[float]) -> float:
+    """The tellings' cosine, as precise as the bars it is compared with need it."""
+    glance = _telling_cosine(story, new, semantic, TELLING_GLANCE)
+    if all(abs(glance - bar) > GLANCE_MARGIN for bar in bars):
+        return glance
+    return _telling_cosine(story, new, semantic)
+
+
+def _telling_cosine(story: Sequence[Document], new: Document, semantic: Embedder, limit: int = TELLING_SENTENCES) -> float:
     """The highest cosine between the mean sentence vector of `new` and that of a telling of the
     story: independent reports of one event say the same things in other words and order; a
     later event with the same people says other things about them."""
     def mean(doc: Document) -> Any:
-        sentences = [s for b in doc.blocks if b.kind == "paragraph" for s in _split(b.text)][:TELLING_SENTENCES]
+        sentences = [s for b in doc.blocks if b.kind == "paragraph" for s in _split(b.text)][:limit]
         if not sentences:
             return None
         vector = semantic.embed(sentences).mean(axis=0)
