@@ -31,6 +31,8 @@ def read(text: str) -> frozenset[str]:
     ("about 420 degrees Celsius", "around 420 C"),
     ("up 6 per cent", "up 6%"),
     ("at 3 p.m. local time", "at 15:00 local time"),
+    ("at noon, 12 pm", "at noon, 12:00"),
+    ("shortly after 12.30am", "shortly after 00:30"),
 ])
 def test_one_figure_in_two_forms(one: str, other: str) -> None:
     assert read(one) and read(one) == read(other)

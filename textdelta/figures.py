@@ -136,9 +136,9 @@ def _read(text: str) -> list[tuple[tuple[int, int], str]]:
         if m.group("hour24") is not None:
             hour, minute = int(m.group("hour24")), int(m.group("minute24"))
         else:
+            if int(m.group("hour")) > 12:
+                continue  # "13pm" is no time
             hour, minute = int(m.group("hour")) % 12, int(m.group("minute") or 0)
-            if hour > 12 or int(m.group("hour")) > 12:
-                continue
             hour += 12 if m.group("half").lower() == "p" else 0
         out.append((m.span(), f"#{hour:02d}:{minute:02d}"))
         taken.append(m.span())
