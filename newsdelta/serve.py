@@ -114,8 +114,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def stop_server(server: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
-    """Stop the Prefect server and everything it started: `prefect server start` runs the API
-    in a uvicorn child of its own, which can outlive its parent and keep the port."""
+    """Stop the Prefect server and whatever it started (it leads a process group of its own):
+    anything of the group left behind would keep the port."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(server.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
