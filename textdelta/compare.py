@@ -349,6 +349,7 @@ LEDE_REGION = 3
 
 
 _WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAYS = frozenset(_WEEK)
 
 
 def _near_days(a: set[str], b: set[str]) -> bool:
@@ -358,7 +359,7 @@ def _near_days(a: set[str], b: set[str]) -> bool:
     with weekdays and months with months: "on Tuesday" and "on December 3" may be one day."""
     if a & b:
         return True
-    weekdays_a, weekdays_b = a & set(_WEEK), b & set(_WEEK)
+    weekdays_a, weekdays_b = a & _WEEKDAYS, b & _WEEKDAYS
     if (not weekdays_a or not weekdays_b) and (not a - weekdays_a or not b - weekdays_b):
         return True  # a weekday against a month ("on Tuesday", "on December 3"): nothing to compare
     return any(x in _WEEK and y in _WEEK and abs(_WEEK.index(x) - _WEEK.index(y)) in (1, 6) for x in a for y in b)

@@ -260,21 +260,16 @@ def main(as_json: bool = False, fit_thresholds: bool = False, semantic: Embedder
                                 "lede_meaning": thresholds.lede_meaning, "fact_meaning": thresholds.fact_meaning,
                                 "known_meaning": thresholds.known_meaning} if semantic is not None else {})}
     seeds = [c for c in cases if c.id == "seeds"]
-    test = [c for c in cases if c.split == "test"]
     report["semantic"] = semantic is not None
     report["seeds"] = score(seeds, thresholds, semantic).as_dict()
-    test_scores = score(test, thresholds, semantic)
-    report["test"] = test_scores.as_dict()
-    report["test_by_kind"] = {group: score([c for c in test if c.group == group], thresholds, semantic).as_dict()
-                              for group in GROUPS if any(c.group == group for c in test)}
-    report["test_misses"] = test_scores.misses[:30]
-    holdout = [c for c in cases if c.split == "holdout"]
-    if holdout:
-        holdout_scores = score(holdout, thresholds, semantic)
-        report["holdout"] = holdout_scores.as_dict()
-        report["holdout_by_kind"] = {group: score([c for c in holdout if c.group == group], thresholds, semantic).as_dict()
-                                     for group in GROUPS if any(c.group == group for c in holdout)}
-        report["holdout_misses"] = holdout_scores.misses[:30]
+    for split in ("test", "holdout"):
+        chosen = [c for c in cases if c.split == split]
+        if chosen:
+            scores = score(chosen, thresholds, semantic)
+            report[split] = scores.as_dict()
+            report[f"{split}_by_kind"] = {group: score([c for c in chosen if c.group == group], thresholds, semantic).as_dict()
+                                          for group in GROUPS if any(c.group == group for c in chosen)}
+            report[f"{split}_misses"] = scores.misses[:30]
     if grouping:
         from newsdelta.evaluation import grouping as story_grouping
 
