@@ -260,11 +260,11 @@ def main() -> None:
         from newsdelta.stages.store import stored_content, stored_doc
         from newsdelta.storage.db import engine_for
         from textdelta import clear_caches
-        from textdelta.semantic import default_embedder
+        from textdelta.semantic import forget_default
 
         engine_for.cache_clear()
         # Cold, as the flow run was: the model loads again and embeds every sentence anew.
-        default_embedder.cache_clear()
+        forget_default()
         clear_caches()
         stored_doc.cache_clear()
         stored_content.cache_clear()

@@ -16,7 +16,6 @@ import importlib.util
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -130,8 +129,23 @@ class MiniLMEmbedder:
         return out
 
 
-@lru_cache(maxsize=1)
+_default: MiniLMEmbedder | None = None
+_loading = threading.Lock()
+
+
 def default_embedder() -> MiniLMEmbedder:
     """One model per process, loaded on first use and kept (its cache is what makes comparing
-    against a story's earlier tellings cheap the second time)."""
-    return MiniLMEmbedder()
+    against a story's earlier tellings cheap the second time). Safe to call from several
+    threads: a second caller waits for the first load instead of loading another copy."""
+    global _default
+    with _loading:
+        if _default is None:
+            _default = MiniLMEmbedder()
+        return _default
+
+
+def forget_default() -> None:
+    """Drop the default model and its cache (the next use loads it again, cold)."""
+    global _default
+    with _loading:
+        _default = None
