@@ -49,6 +49,8 @@ class Thresholds:
     floor_meaning: float = 0.45  # cosine of two tellings under which restating less than follow_up_score of a story is not enough
     follow_up_days: float = 3.0  # a telling published this long after the story's nearest one ...
     follow_up_score: float = 0.5  # ... must restate this much of it: a later event with the same people is another story
+    next_day: float = 0.5  # a telling published this long after the story's nearest one, restating less than follow_up_score of it, ...
+    event_meaning: float = 0.6  # ... must announce its event as a telling of the story does: mean cosine of their headlines and of their ledes
 
 
 # Words only (no sentence model): the same-story cut and lede factor that --fit chose for it.
@@ -165,7 +167,10 @@ def compare_to_story(
     less than half of the story must also be close to it in meaning.
     A telling published `follow_up_days` or more after the story began must restate much more
     of it: the sentencing after the verdict cites the verdict but is another event (and a
-    commentary published in between does not make it any closer).
+    commentary published in between does not make it any closer). From `next_day` after the
+    story's nearest telling, one that restates less than half of the story must also announce
+    its event as a telling of the story does (headline and lede, `event_meaning`): the next
+    day's development (the grounding after the blowout) recalls the event it follows.
     """
     th = thresholds or default_thresholds(semantic)
     new_sentences = _sentences(new, 0, paragraphs_only=True)
@@ -210,6 +215,16 @@ def compare_to_story(
         doc_cosine = _telling_cosine_for(story, new, meaning, (th.floor_meaning,))
         if doc_cosine < th.floor_meaning:
             same_story, rule = False, "far_in_meaning"
+    event_cosine = None
+    if (same_story and meaning is not None and days_apart is not None and days_apart >= th.next_day
+            and raw_score < th.follow_up_score):
+        # The development of the next day (the grounding after the blowout, the indictment
+        # after the arrest) restates some of the event it follows and is close to it in
+        # meaning; what tells it apart is what its headline and lede announce. A telling that
+        # restates half the story or more tells its event, whatever its headline says.
+        event_cosine = _event_cosine(story, new, meaning)
+        if event_cosine is not None and event_cosine < th.event_meaning:
+            same_story, rule = False, "other_event"
     evidence = {
         "same_story": same_story, "score": round(score, 4), "threshold": threshold, "rule": rule,
         "restated_share": round(raw_score, 4),  # of NEW restated, and of the best old telling restated, averaged
@@ -218,6 +233,7 @@ def compare_to_story(
         "days_apart": round(days_apart, 2) if days_apart is not None else None,
         "days_since_first": round(since_first, 2) if since_first is not None else None,
         "telling_cosine": round(doc_cosine, 4) if doc_cosine is not None else None,
+        "event_cosine": round(event_cosine, 4) if event_cosine is not None else None,
     }
 
     alignments = [
@@ -308,6 +324,50 @@ def _ledes_differ(new: list[Sentence], statuses: list[Status], matches: list[Mat
         vectors = semantic.embed([new[lede].text, *(o.text for o in opening)])
         return "meaning" if float((vectors[1:] @ vectors[0]).max()) < th.lede_meaning else None
     return None if restates_opening else "words"
+
+
+def _headline(doc: Document) -> str | None:
+    if doc.title.strip():
+        return doc.title.strip()
+    first = doc.blocks[0] if doc.blocks else None
+    return first.text if first is not None and first.kind == "heading" else None
+
+
+def _ledes(doc: Document, n: int) -> list[str]:
+    """The first `n` sentences that can be a lede (a page's first lines may be a dateline, a
+    byline or a caption too short to be one)."""
+    out: list[str] = []
+    for block in doc.blocks:
+        if block.kind != "paragraph":
+            continue
+        out.extend(s for s in _split(block.text) if len(s.split()) >= LEDE_MIN_WORDS)
+        if len(out) >= n:
+            break
+    return out[:n]
+
+
+def _event_cosine(story: Sequence[Document], new: Document, semantic: Embedder) -> float | None:
+    """How closely `new` announces the event a telling of the story announces, at best over
+    the story's tellings: the mean of the cosine of their headlines and the best cosine of the
+    new lede with the telling's opening sentences (the lede alone where a headline is missing).
+    None when the new telling has no lede."""
+    lede = _ledes(new, 1)
+    if not lede:
+        return None
+    headline = _headline(new)
+    best: float | None = None
+    for doc in story:
+        opening = _ledes(doc, LEDE_REGION)
+        if not opening:
+            continue
+        theirs = _headline(doc)
+        vectors = semantic.embed([lede[0], *opening])
+        value = float((vectors[1:] @ vectors[0]).max())
+        if headline and theirs:
+            pair = semantic.embed([headline, theirs])
+            value = (value + float(pair[0] @ pair[1])) / 2
+        best = value if best is None else max(best, value)
+    return best
 
 
 TELLING_SENTENCES = 40  # of a telling, for the cosine of two tellings: its body, not an appendix of extras
