@@ -139,3 +139,13 @@ Harlow captain Dan Ferris said the squad had been "written off by everyone in Au
 Okafor had given Westbury a first-half lead, and Ferris levelled from the penalty spot.
 The club will parade the trophy through the town centre on Monday afternoon, the council said.
 """
+
+
+def test_the_next_day_check_is_tuned_by_the_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from newsdelta.settings import load_settings
+    from newsdelta.stages.match import thresholds
+
+    config = tmp_path / "newsdelta.toml"
+    config.write_text("[newsdelta]\nnext_day_days = 2.5\n", "utf-8")
+    settings = load_settings(config)
+    assert settings.next_day_days == 2.5 and thresholds(settings).next_day == 2.5

@@ -103,7 +103,7 @@ def _against_story(session: Session, article: Article, new: NewVersion, settings
 def thresholds(settings: Settings) -> Thresholds:
     """The comparison's thresholds, with the publication-time rules the settings tune."""
     return replace(default_thresholds(semantic_scorer(settings)), close_days=settings.same_event_days,
-                   follow_up_days=settings.follow_up_days)
+                   follow_up_days=settings.follow_up_days, next_day=settings.next_day_days)
 
 
 def _days_apart(published_at: datetime | None, members: list[repo.StoryVersion]) -> tuple[float | None, float | None]:
