@@ -112,3 +112,8 @@ Roughly 16 inches from end to end, the animal had widened ribs forming part of a
 """)
     result = compare(old, new, semantic=default_embedder())
     assert result.same_story and result.new_sections == []
+
+
+def test_cents_and_pence_are_amounts() -> None:
+    assert figures("86 cents a share") == figures("0.86 dollars per share") == figures("$0.86") == {"#0.86"}
+    assert figures("50 pence") == {"#0.5"} and figures("a 12 per cent rise") == {"#12%"}

@@ -47,6 +47,7 @@ _units(_METRIC, "square kilometres|square kilometers|sq km|km2", 100.0, "ha")
 _units(_METRIC, "km/h|kph|kmh|kilometres per hour|kilometers per hour", 1.0, "km/h")
 _units(_METRIC, "litre|litres|liter|liters", 1.0, "l")
 _units(_METRIC, "percent|per cent|%", 1.0, "%")
+_units(_METRIC, "cent|cents|pence", 0.01, "")  # an amount: "86 cents" is "0.86 dollars", "$0.86"
 _units(_IMPERIAL, "foot|feet|ft", 0.3048, "m")
 _units(_IMPERIAL, "mile|miles|mi", 1609.344, "m")
 _units(_IMPERIAL, "yard|yards|yd", 0.9144, "m")
