@@ -52,7 +52,9 @@ def test_the_wheel_installs_no_generic_top_level_name(wheel: Path) -> None:
     assert tops == {"newsdelta", "textdelta"}
     for packaged in ("newsdelta/flows/ingest.py", "newsdelta/storage/repo.py", "newsdelta/storage/migrations/env.py",
                      "newsdelta/seeds/site/harbor-times/feed.xml", "newsdelta/evaluation/data/generated.jsonl",
-                     "newsdelta/alerts/templates/slack.json.j2", "textdelta/data/zipf.json"):
+                     "newsdelta/alerts/templates/slack.json.j2", "textdelta/data/zipf.json",
+                     "textdelta/data/minilm-l6-v2-int8.onnx", "textdelta/data/tokenizer.json", "textdelta/data/MODEL-LICENSE.md",
+                     "textdelta/data/LICENSE-Apache-2.0.txt"):
         assert packaged in names
     assert any(n.startswith("newsdelta/seeds/texts/000_") for n in names), "the seed texts ship with the package"
 

