@@ -55,10 +55,21 @@ FURNITURE = {
     "Last Updated:": "ui",
     "![Firefighters outside the warehouse on Dock Road](https://example.com/uploads/2025/03/fire.jpg)": "embed",
     "Mayor Ann Pryce at the depot in March (AP Photo/Eugene Hoshiko, File)": "caption",
+    # Captions that run long end on their picture's credit.
+    "Mourners gather outside the town hall in Westbury after the collapse of the stand at the Kingsmead ground, on "
+    "Saturday March 15, in a picture taken by a spectator. PHOTO: REUTERS": "caption",
+    "Council leader Mia Holt speaks at the depot in Harlow on Tuesday. Picture date: Tuesday July 5. PA Photo. "
+    "Photo credit should read: Sam Reed/PA Wire": "caption",
+    "This undated image shows the Nerida survey vessel leaving port at Selwick with its crew of twelve before the storm "
+    "reached the coast. (Selwick Marine via AP, File)": "caption",
+    "This article is more than 1 year old": "prompt",
+    "Copyright AP - Associated Press": "copyright",
 }
 
 # Reporting that mentions what furniture is made of, and must stay content.
 PROSE = [
+    "The dam is more than 100 years old and needs repairs, the water board said on Monday.",
+    "The sale went through via an intermediary, the bank, which said the photos were taken by its own staff.",
     "The company said in a newsletter to investors on Monday that it would cut 300 jobs.",
     "An Alibaba spokesperson declined to comment on the pricing to Reuters.",
     "The photo, taken by a passenger, shows the door plug missing from the fuselage.",

@@ -79,7 +79,7 @@ NOTICE_WORDS = 8  # a site notice ("Privacy Policy | Terms of Use") is a short l
 # Substrings without which a rule cannot match (lower case): a paragraph with none of them skips it.
 _EMBED_SIGNS = ("<", "[", "class=", "instgrm", "platform.twitter")
 _COPYRIGHT_SIGNS = ("©", "(c)", "copyright", "reserved", "무단", "無断", "版权", "this copy is", "may not be", "distribution and use")
-_PROMPT_SIGNS = ("sign up", "subscribe", "newsletter", "register", "inbox", "click", "tap here", "app", "follow", "twitter",
+_PROMPT_SIGNS = ("sign up", "more than", "subscribe", "newsletter", "register", "inbox", "click", "tap here", "app", "follow", "twitter",
                  "facebook", "instagram", " x", "youtube", "tiktok", "linkedin", "cookie", "enjoyed", "journalism", "member",
                  "subscriber", "log in", "sign in", "tip", "share", "listen", "watch the", "terms of", "privacy", "moderat",
                  "comments", "letter", "developing", "breaking", "check back", "to come", "they come", "updated as", "follows", "audio", "email address", "required fields", "archived")
@@ -108,7 +108,7 @@ _PROMPT = re.compile(
     r"we use cookies|cookie (?:policy|settings|preferences)|accept (?:all )?cookies|if you enjoyed this (?:article|story)|"
     r"support (?:our|independent) journalism|become a (?:subscriber|member today|member now)|already a subscriber|"
     r"have a (?:news )?tip\?|send us a tip|share it with a friend|share this (?:article|story)|listen to this article|"
-    r"this is an archived (?:article|story)|your email address will not be published|required fields are marked|"
+    r"this is an archived (?:article|story)|this (?:article|story) is more than \w+ (?:years?|months?) old|your email address will not be published|required fields are marked|"
     r"this is a (?:developing|breaking) story|check back (?:later|soon|for)|updates as they come|"
     r"(?:story|article|page) will be updated|earlier (?:story|version) (?:follows|is below)|story follows below|audio player)|"
     # A line that opens with an imperative to the reader: "Follow Newsbeat on Instagram", "Subscribe
@@ -139,6 +139,14 @@ _CAPTION_END = re.compile(
     r"\b(?:photo|image|picture|photograph|credit|foto)\s*(?::|by|©)\s*[\w .'&/-]{1,60})\W*$",
     re.IGNORECASE,
 )
+# A caption may run to a long sentence; it still ends on its picture's credit, written in forms
+# that reporting does not end on ("… on March 15, 2019. PHOTO: REUTERS", "Photo credit should
+# read: …", "(OceanGate Expeditions via AP, File)").
+_CREDIT_END = re.compile(
+    r"(?:\bphoto(?:graph)?s?\s*:\s*[\w .'&/-]{1,40}|\bphoto credit should read\b.{1,80}|"
+    r"\((?:[^()]{0,60}\bvia (?:AP|AFP|Reuters|Getty Images)\b[^()]{0,20}|AP Photo/[^()]{1,60})\))\W*$",
+    re.IGNORECASE,
+)
 _BYLINE = re.compile(
     r"^\W*(?i:by|von|par|por|di|door|av|af)\s+(?:[A-Z][\w.'’-]*|de|van|von|da|del|la|le|al|bin|and|&|,|\s)+"
     r"(?:[,|–—-]+\s*[\w .'’&-]{0,60})?$|^\W*(?:staff reports?|staff writer|wire reports?|from wire reports|"
@@ -155,7 +163,8 @@ _COPYRIGHT = re.compile(
     r"may not be (?:published|reproduced|redistributed|rewritten)|" + _LICENCE.pattern + ")",
     re.IGNORECASE,
 )
-_COPYRIGHT_LINE = re.compile(r"^\W*copyright\s+[\w .,&'-]{1,40}\b\d{4}\b", re.IGNORECASE)
+_COPYRIGHT_LINE = re.compile(r"^\W*copyright\s+(?:[\w .,&'-]{1,40}\b\d{4}\b|(?:the )?(?:AP|AFP|Reuters|Associated Press|Agence France-Presse)\b)",
+                             re.IGNORECASE)
 # Embed markup that reached the text: a line that opens with a tag, or carries an embed's own
 # signature. Reporting may quote markup ("posted <script> on the page"), so a tag inside prose
 # is not enough.
@@ -251,6 +260,8 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
     if words <= NOTICE_WORDS and not is_sentence(stripped) and _NOTICE.search(stripped):
         return "prompt"
     if words <= 16 and ("©" in stripped or _CAPTION_END.search(stripped)):
+        return "caption"
+    if ("photo" in low or "via" in low) and _CREDIT_END.search(stripped):
         return "caption"
     if words <= DATELINE_WORDS and (_DATELINE.search(stripped) or _only_dates(stripped)) and not _ends_like_prose(stripped):
         return "dateline"
