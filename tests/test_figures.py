@@ -92,27 +92,6 @@ Standing 850ft to the tip of the blade, its 80 machines will cost the backers £
     assert result.same_story and result.new_sections == []
 
 
-def test_a_measured_figure_converted_by_hand_is_known_within_its_rounding() -> None:
-    from textdelta.figures import CONVERSION_SLACK, known
-
-    inches, centimetres = figures("roughly 16 inches long"), figures("about 40 centimetres long")
-    assert inches != centimetres  # 40.6 cm read at two significant figures
-    assert all(known(f, centimetres) for f in inches)
-    assert not known(next(iter(figures("about 45 centimetres long"))), centimetres)
-    # Counts and amounts stay exact: 27 cases then 28 is an update, not a rounding.
-    assert not known("#28", frozenset({"#27"})) and CONVERSION_SLACK > 0
-
-
-def test_a_paraphrase_converting_a_length_by_hand_is_a_restatement() -> None:
-    old = parse_plain_text("""Fossil turtle found in Ardmoor quarry
-The fossil, found by a quarry worker in 2021, is about 40 centimetres long and had broad ribs forming a partial shell over its back.
-""")
-    new = parse_plain_text("""Ardmoor quarry yields early turtle
-Roughly 16 inches from end to end, the animal had widened ribs forming part of a shell-like covering over its back.
-""")
-    result = compare(old, new, semantic=default_embedder())
-    assert result.same_story and result.new_sections == []
-
 
 def test_cents_and_pence_are_amounts() -> None:
     assert figures("86 cents a share") == figures("0.86 dollars per share") == figures("$0.86") == {"#0.86"}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
 
-from textdelta.figures import all_known, counts
+from textdelta.figures import counts
 from textdelta.normalize import folded as _fold
 from textdelta.normalize import normalize_text
 from textdelta.terms import analyse, quotations
@@ -173,7 +173,7 @@ def conflicting(sentence: Sentence, old: list[Sentence]) -> bool:
     """Both state figures or days, and none agree: "raised to 4.75% on Wednesday" against
     "held at 4.75% on Thursday" shares the rate but not the day; "3.1%" against "4.2%" shares nothing."""
     theirs = set().union(*(o.facts for o in old)) if old else set()
-    return bool(sentence.facts and theirs) and not all_known(sentence.facts, theirs)
+    return bool(sentence.facts and theirs) and not (sentence.facts <= theirs)
 
 
 def supersedes(sentence: Sentence, old: list[Sentence]) -> bool:

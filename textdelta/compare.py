@@ -15,7 +15,6 @@ from typing import Any, Literal
 from textdelta import align, normalize, terms
 from textdelta.align import Match, OldPool, Sentence, conflicting, days, event_support, folded, make_sentence, supersedes
 from textdelta.blocks import Document
-from textdelta.figures import all_known
 from textdelta.semantic import Embedder
 from textdelta.sentences import split_sentences
 
@@ -499,14 +498,14 @@ def _same_figures(s: Sentence, old: Sentence, cosine: float, th: Thresholds) -> 
     gigawatt-hours for 130,000 homes" after "1,600 MWh, enough for 130,000 households"): the
     same fact in other words. A new figure makes it news, however close the rest."""
     figures = {f for f in s.facts if f.startswith("#")}
-    return bool(figures) and cosine >= th.fact_meaning and all_known(s.facts, old.facts)
+    return bool(figures) and cosine >= th.fact_meaning and s.facts <= old.facts
 
 
 def _nothing_unknown(s: Sentence, cosine: float, pool: OldPool, th: Thresholds) -> bool:
     """Close in meaning and naming no one and no figure or day the story has not named: what
     is left to be new is only how it is said. A new fact about the same people nearly always
     brings a name, a figure or a day of its own ("defender Ruben Sauer has left for Nordby")."""
-    return cosine >= th.known_meaning and all(name in pool.postings for name in s.names) and all_known(s.facts, pool.facts)
+    return cosine >= th.known_meaning and all(name in pool.postings for name in s.names) and s.facts <= pool.facts
 
 
 VERBATIM_DICE = 0.9

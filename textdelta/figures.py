@@ -118,36 +118,6 @@ def _two_figures(value: float) -> float:
     return float(f"{value:.2g}")
 
 
-# A figure converted by hand is rounded by whoever converted it ("16 inches" for "40
-# centimetres" is 40.6 cm, "about a third of a mile" for "500 metres"): measured quantities
-# within this share of each other are one figure. Counts and amounts are compared exactly: 27
-# cases then 28 is news.
-CONVERSION_SLACK = 0.05
-_MEASURED_FIGURE = re.compile(r"#(?P<value>\d+(?:\.\d+)?)(?P<unit>m|kg|ha|km/h|l)$")
-
-
-def known(fact: str, stated: frozenset[str] | set[str]) -> bool:
-    """Whether `stated` holds `fact` (a figure or a day), a measured figure within a hand
-    conversion's rounding of it counting as the same."""
-    if fact in stated:
-        return True
-    mine = _MEASURED_FIGURE.match(fact)
-    if mine is None:
-        return False
-    value = float(mine["value"])
-    for other in stated:
-        theirs = _MEASURED_FIGURE.match(other)
-        if theirs is not None and theirs["unit"] == mine["unit"]:
-            other_value = float(theirs["value"])
-            if abs(other_value - value) <= CONVERSION_SLACK * max(value, other_value):
-                return True
-    return False
-
-
-def all_known(facts: frozenset[str] | set[str], stated: frozenset[str] | set[str]) -> bool:
-    return facts <= stated or all(known(f, stated) for f in facts)
-
-
 @lru_cache(maxsize=65536)
 def figures(text: str) -> frozenset[str]:
     """The figures of TEXT (already normalised: see normalize.normalize_text), each as
