@@ -68,6 +68,10 @@ FURNITURE = {
 
 # Reporting that mentions what furniture is made of, and must stay content.
 PROSE = [
+    "He posted one photo: his dog asleep on the sofa.",
+    "Investigators released a single photograph: the wreck on the seabed.",
+    "The figures were published late on Tuesday, the paper said (via Reuters).",
+    "This story is more than two years old, the historian said, and it still matters to the town.",
     "The dam is more than 100 years old and needs repairs, the water board said on Monday.",
     "The sale went through via an intermediary, the bank, which said the photos were taken by its own staff.",
     "The company said in a newsletter to investors on Monday that it would cut 300 jobs.",

@@ -79,7 +79,7 @@ NOTICE_WORDS = 8  # a site notice ("Privacy Policy | Terms of Use") is a short l
 # Substrings without which a rule cannot match (lower case): a paragraph with none of them skips it.
 _EMBED_SIGNS = ("<", "[", "class=", "instgrm", "platform.twitter")
 _COPYRIGHT_SIGNS = ("©", "(c)", "copyright", "reserved", "무단", "無断", "版权", "this copy is", "may not be", "distribution and use")
-_PROMPT_SIGNS = ("sign up", "more than", "subscribe", "newsletter", "register", "inbox", "click", "tap here", "app", "follow", "twitter",
+_PROMPT_SIGNS = ("sign up", " old", "subscribe", "newsletter", "register", "inbox", "click", "tap here", "app", "follow", "twitter",
                  "facebook", "instagram", " x", "youtube", "tiktok", "linkedin", "cookie", "enjoyed", "journalism", "member",
                  "subscriber", "log in", "sign in", "tip", "share", "listen", "watch the", "terms of", "privacy", "moderat",
                  "comments", "letter", "developing", "breaking", "check back", "to come", "they come", "updated as", "follows", "audio", "email address", "required fields", "archived")
@@ -108,7 +108,7 @@ _PROMPT = re.compile(
     r"we use cookies|cookie (?:policy|settings|preferences)|accept (?:all )?cookies|if you enjoyed this (?:article|story)|"
     r"support (?:our|independent) journalism|become a (?:subscriber|member today|member now)|already a subscriber|"
     r"have a (?:news )?tip\?|send us a tip|share it with a friend|share this (?:article|story)|listen to this article|"
-    r"this is an archived (?:article|story)|this (?:article|story) is more than \w+ (?:years?|months?) old|your email address will not be published|required fields are marked|"
+    r"this is an archived (?:article|story)|^\W*this (?:article|story) is more than \w+ (?:years?|months?) old\W*$|your email address will not be published|required fields are marked|"
     r"this is a (?:developing|breaking) story|check back (?:later|soon|for)|updates as they come|"
     r"(?:story|article|page) will be updated|earlier (?:story|version) (?:follows|is below)|story follows below|audio player)|"
     # A line that opens with an imperative to the reader: "Follow Newsbeat on Instagram", "Subscribe
@@ -136,16 +136,16 @@ _CAPTION_END = re.compile(
     r"Xinhua|ANI|PTI|Bloomberg|Shutterstock|[^()]{0,60}(?:Associated Press|Getty Images|Reuters|AFP))\)|"
     r"\b(?:AP Photo|REUTERS|AFP|Getty Images|EPA|Bloomberg|PA Images?|Xinhua)\s*/\s*[\w .,'-]{1,60}|"
     r"/\s*(?:AP|AFP|Reuters|Getty(?: Images)?|EPA|Bloomberg|Shutterstock)|\b(?:Getty Images|Shutterstock|iStock|Alamy)|"
-    r"\b(?:photo|image|picture|photograph|credit|foto)\s*(?::|by|©)\s*[\w .'&/-]{1,60})\W*$",
+    r"\b(?:photo|image|picture|photograph|credit|foto)\s*(?::|by|©)\s*[\w .'&/-]{0,59}[\w'&/-])[^\w.!?]*$",
     re.IGNORECASE,
 )
 # A caption may run to a long sentence; it still ends on its picture's credit, written in forms
 # that reporting does not end on ("… on March 15, 2019. PHOTO: REUTERS", "Photo credit should
 # read: …", "(OceanGate Expeditions via AP, File)").
 _CREDIT_END = re.compile(
-    r"(?:\bphoto(?:graph)?s?\s*:\s*[\w .'&/-]{1,40}|\bphoto credit should read\b.{1,80}|"
-    r"\((?:[^()]{0,60}\bvia (?:AP|AFP|Reuters|Getty Images)\b[^()]{0,20}|AP Photo/[^()]{1,60})\))\W*$",
-    re.IGNORECASE,
+    r"(?:\b(?:PHOTO|Photo|Photograph|Photos):\s*[A-Z][\w'&/-]*(?:[ -]+[A-Z/][\w'&/-]*){0,5}|"
+    r"\b(?i:photo credit should read)\b.{1,80}|"
+    r"\((?:[^()]{1,60}\bvia (?:AP|AFP|Reuters|Getty Images)\b[^()]{0,20}|AP Photo/[^()]{1,60})\))$"
 )
 _BYLINE = re.compile(
     r"^\W*(?i:by|von|par|por|di|door|av|af)\s+(?:[A-Z][\w.'’-]*|de|van|von|da|del|la|le|al|bin|and|&|,|\s)+"
@@ -261,7 +261,7 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
         return "prompt"
     if words <= 16 and ("©" in stripped or _CAPTION_END.search(stripped)):
         return "caption"
-    if ("photo" in low or "via" in low) and _CREDIT_END.search(stripped):
+    if ("photo" in low or "via" in low) and _CREDIT_END.search(stripped):  # no final full stop: not a sentence
         return "caption"
     if words <= DATELINE_WORDS and (_DATELINE.search(stripped) or _only_dates(stripped)) and not _ends_like_prose(stripped):
         return "dateline"
