@@ -390,8 +390,6 @@ def compare(old: Path, new: Path, as_json: bool = JsonOption, semantic: bool = S
                    + (f", times {v['lede_factor']} because the ledes report different events" if v["lede_differs"] else "")
                    + (f"; but the two tellings are far apart in meaning (cosine {v['telling_cosine']}), so another event"
                       if v.get("rule") == "far_in_meaning" else "")
-                   + (f"; but published {v['days_apart']} days after the story, its headline and lede announce another event"
-                      f" (cosine {v['event_cosine']})" if v.get("rule") == "other_event" else "")
                    + ("" if v["sentence_model"] else " (words only)"))
         for p in why["new_paragraphs"]:
             semantic_score = "-" if p["semantic"] is None else p["semantic"]

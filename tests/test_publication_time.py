@@ -113,7 +113,6 @@ def test_a_resignation_two_days_after_the_final_is_its_own_story() -> None:
     assert event is not None and event < Thresholds().event_meaning
     # The same telling published within hours is not held to it (a report of the evening's
     # final may open on anything), nor one that restates half the story or more.
-    assert result.evidence["days_apart"] >= Thresholds().next_day
     assert compare_to_story([final], resignation, replace(Thresholds(), event_meaning=event - 0.01), semantic=model, days_apart=2).same_story
     assert compare_to_story([final], resignation, replace(Thresholds(), follow_up_score=result.evidence["restated_share"] - 0.01),
                             semantic=model, days_apart=2).same_story
@@ -132,7 +131,7 @@ def test_a_report_published_the_next_day_that_announces_the_same_event_joins() -
                                 semantic=model, days_apart=0.8).same_story
 
 
-NEXT_MORNING = """Lindqvist's extra-time header ends Harlow's 40-year wait for the National Cup
+NEXT_MORNING = """Harlow win the National Cup as Lindqvist's extra-time header beats Westbury
 Harlow Athletic ended four decades without a trophy on Saturday when Tomas Lindqvist's header in extra time beat Westbury 2-1 in the National Cup final.
 The Swede rose to meet Ruben Sauer's corner eight minutes from the end of extra time, sending most of the 82,000 crowd at Kingsmead into raptures.
 Harlow captain Dan Ferris said the squad had been "written off by everyone in August" and dedicated the win to the club's former manager, who died in March.
