@@ -63,11 +63,13 @@ FURNITURE = {
     "This undated image shows the Nerida survey vessel leaving port at Selwick with its crew of twelve before the storm "
     "reached the coast. (Selwick Marine via AP, File)": "caption",
     "This article is more than 1 year old": "prompt",
+    "— Jane Roe (@jroe_news) January 26, 2020": "embed",  # an embedded post's signature on its own line
     "Copyright AP - Associated Press": "copyright",
 }
 
 # Reporting that mentions what furniture is made of, and must stay content.
 PROSE = [
+    "The minister (@jsmith on X) said on January 26, 2020 that the bridge would reopen.",
     "He posted one photo: his dog asleep on the sofa.",
     "Investigators released a single photograph: the wreck on the seabed.",
     "The figures were published late on Tuesday, the paper said (via Reuters).",

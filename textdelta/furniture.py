@@ -77,7 +77,7 @@ UI_WORDS = 8  # the longest label in _UI_LINES
 URL_LINE_WORDS = 5  # a line that is a URL and a few words around it ("Listen: http://…", "More AP NBA: https://…")
 NOTICE_WORDS = 8  # a site notice ("Privacy Policy | Terms of Use") is a short line, not a sentence
 # Substrings without which a rule cannot match (lower case): a paragraph with none of them skips it.
-_EMBED_SIGNS = ("<", "[", "class=", "instgrm", "platform.twitter")
+_EMBED_SIGNS = ("<", "[", "class=", "instgrm", "platform.twitter", "(@")
 _COPYRIGHT_SIGNS = ("©", "(c)", "copyright", "reserved", "무단", "無断", "版权", "this copy is", "may not be", "distribution and use")
 _PROMPT_SIGNS = ("sign up", " old", "subscribe", "newsletter", "register", "inbox", "click", "tap here", "app", "follow", "twitter",
                  "facebook", "instagram", " x", "youtube", "tiktok", "linkedin", "cookie", "enjoyed", "journalism", "member",
@@ -172,7 +172,9 @@ _EMBED = re.compile(
     r"^\W{0,3}<\s*/?\s*[a-z][\w-]*(?:\s[^>]*)?/?>|"
     r"\bclass=[\"'][\w -]*(?:twitter-tweet|instagram-media|tiktok-embed)|\[/?(?:button|embed|caption|video|tweet|gallery)\b|"
     r"\binstgrm\.Embeds\b|\bplatform\.twitter\.com\b|"
-    r"^\W{0,3}!\[[^\]]{0,300}\]\(\S+\)\W*$",  # an image in Markdown: ![alt text](address)
+    r"^\W{0,3}!\[[^\]]{0,300}\]\(\S+\)\W*$|"  # an image in Markdown: ![alt text](address)
+    # An embedded post's signature left on a line of its own: "— Jane Roe (@jroe) January 26, 2020"
+    r"^\s*[—–-]+\s*[^()\n]{1,60}\(@\w{1,30}\)\s*(?:on\s+)?[a-z]{3,9}\.? \d{1,2},? \d{4}\W*$",
     re.IGNORECASE,
 )
 _URL_ONLY = re.compile(r"^\W*(?:(?:https?://|www\.|pic\.twitter\.com/)\S+\s*)+$|^\W*\S+@\S+\.\w+(?:\s+\S+)?\W*$", re.IGNORECASE)
