@@ -355,17 +355,17 @@ def _event_cosine(story: Sequence[Document], new: Document, semantic: Embedder) 
     if not lede:
         return None
     headline = _headline(new)
+    mine = semantic.embed([lede[0], headline] if headline else lede)
     best: float | None = None
     for doc in story:
         opening = _ledes(doc, LEDE_REGION)
         if not opening:
             continue
         theirs = _headline(doc)
-        vectors = semantic.embed([lede[0], *opening])
-        value = float((vectors[1:] @ vectors[0]).max())
+        vectors = semantic.embed([*opening, theirs] if headline and theirs else opening)
+        value = float((vectors[: len(opening)] @ mine[0]).max())
         if headline and theirs:
-            pair = semantic.embed([headline, theirs])
-            value = (value + float(pair[0] @ pair[1])) / 2
+            value = (value + float(vectors[-1] @ mine[1])) / 2
         best = value if best is None else max(best, value)
     return best
 

