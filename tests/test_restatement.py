@@ -36,3 +36,40 @@ def test_the_same_sentence_with_a_figure_the_story_never_stated_is_not_settled_b
     result = compare(parse_plain_text(OLD), parse_plain_text(new), semantic=default_embedder())
     fishing = next(a for a in result.alignments if a.new.startswith("Fishing groups"))
     assert fishing.status == "new"
+
+
+QUAKE = """Landslides kill 12 in Corvale hills
+At least 12 people were killed and 20 are missing after heavy rain set off landslides in the hill villages of Corvale province, emergency officials said on Tuesday.
+Rescue teams were digging by hand because heavy machinery could not reach the villages.
+"""
+
+
+def test_a_reworded_sentence_giving_another_value_of_its_figure_is_an_update() -> None:
+    # Reordered around the figures, so fewer of its words are the old sentence's than a small
+    # edit keeps; close in meaning all the same.
+    new = QUAKE.replace(
+        "At least 12 people were killed and 20 are missing after heavy rain set off landslides in the hill villages of Corvale province, emergency officials said on Tuesday.",
+        "At least 19 people have been killed and 11 remain missing after landslides triggered by heavy rain in Corvale province's hill villages, officials said on Wednesday.",
+    )
+    result = compare(parse_plain_text(QUAKE), parse_plain_text(new), semantic=default_embedder())
+    lede = next(a for a in result.alignments if a.new.startswith("At least 19"))
+    assert lede.status == "changed" and lede.cosine is not None
+    assert [u["new"] for u in result.to_json()["updated_sentences"]] == [lede.new]
+    assert [p for s in result.new_sections for p in s.paragraphs] == [new.splitlines()[1]]
+
+
+def test_the_same_figure_written_another_way_is_no_update() -> None:
+    new = QUAKE.replace("At least 12 people were killed and 20 are missing", "Twenty people are missing and at least 12 have been killed")
+    result = compare(parse_plain_text(QUAKE), parse_plain_text(new), semantic=default_embedder())
+    assert result.to_json()["updated_sentences"] == []
+    assert result.new_sections == []
+
+
+def test_a_figure_in_another_unit_than_the_old_sentence_uses_is_an_addition_not_an_update() -> None:
+    from textdelta.align import make_sentence, updates_figure
+
+    old = make_sentence("Rescuers reached the village after a 12-kilometre climb.", 0, 0)
+    assert not updates_figure(make_sentence("Rescuers reached the village after a 12-kilometre climb lasting 5 hours.", 0, 0), old)
+    assert updates_figure(make_sentence("Rescuers reached the village after a 15-kilometre climb.", 0, 0), old)
+    # A year is a date, not an amount whose value a later report revises.
+    assert not updates_figure(make_sentence("In 2019 it cost 40 euros.", 0, 0), make_sentence("In 2018 it cost 40 euros.", 0, 0))

@@ -7,6 +7,7 @@ Quotations copied verbatim count as restatement outright.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -185,6 +186,27 @@ def supersedes(sentence: Sentence, old: list[Sentence]) -> bool:
     mine = _counted(sentence)
     theirs = set().union(*(_counted(o) for o in old)) if old else set()
     return bool(mine - theirs) and bool(theirs - mine)
+
+
+def updates_figure(sentence: Sentence, old: Sentence) -> bool:
+    """It gives another value of a figure the old sentence states, in the same unit: "26,500
+    hectares, up from 18,000" after "18,000 hectares"; "19 killed and 11 missing" after "12
+    killed and 20 missing". Only figures written as such count: years are dates, and numbers
+    spelled out are too loose ("three decades" for "thirty years")."""
+    mine, theirs = _amounts(sentence), _amounts(old)
+    units = {_unit(f) for f in theirs}
+    return any(_unit(f) in units for f in mine - theirs)
+
+
+def _amounts(sentence: Sentence) -> set[str]:
+    return {f for f in sentence.facts if f.startswith("#") and ":" not in f and not _YEAR.fullmatch(f)}
+
+
+_YEAR = re.compile(r"#(?:1[89]|20)\d\d")
+
+
+def _unit(figure: str) -> str:
+    return figure.lstrip("#0123456789.-e+")
 
 
 def _counted(sentence: Sentence) -> frozenset[str]:

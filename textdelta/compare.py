@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from textdelta import align, normalize, terms
-from textdelta.align import Match, OldPool, Sentence, conflicting, days, event_support, folded, make_sentence, supersedes
+from textdelta.align import Match, OldPool, Sentence, conflicting, days, event_support, folded, make_sentence, supersedes, updates_figure
 from textdelta.blocks import Document
 from textdelta.semantic import Embedder
 from textdelta.sentences import split_sentences
@@ -40,6 +40,7 @@ class Thresholds:
     lede: float = 0.3  # factor on the story score when the two ledes report different events
     lede_meaning: float = 0.45  # cosine below which two ledes the words do not tie report different events
     fact_meaning: float = 0.45  # cosine at or above which a sentence whose figures the old sentence all states restates it
+    update_meaning: float = 0.9  # cosine at or above which a restatement giving another value of one of its old sentence's figures is an update
     known_meaning: float = 0.5  # cosine at or above which a sentence naming no one, no figure and no day the story has not named restates it
     # Publication time, when the caller knows it (the pipeline does; plain texts do not):
     close_days: float = 1.5  # tellings published this close are judged as reports of one event ...
@@ -485,6 +486,12 @@ def _status(s: Sentence, m: Match, near: tuple[int, float] | None, pool: OldPool
     if len(m.old) == 1 and not m.quoted and m.dice >= th.changed and supersedes(s, [pool.sentences[m.old[0]]]):
         # Nearly the same words with other figures or days: an update. (A paraphrase often
         # writes the same figures differently, "FL160" for "16,000 ft", so it is not one.)
+        return m, "changed"
+    if (len(m.old) == 1 and not m.quoted and m.coverage >= th.aligned and near is not None and near[0] == m.old[0]
+            and near[1] >= th.update_meaning and updates_figure(s, pool.sentences[m.old[0]])):
+        # The same statement as one old sentence, in words and in meaning, with another value
+        # of one of its figures: the update, however its wording was rearranged around it
+        # ("At least 19 people have been killed" after "At least 12 people were killed").
         return m, "changed"
     if len(m.old) == 1 and m.dice >= th.changed:
         old_text = pool.sentences[m.old[0]].text
