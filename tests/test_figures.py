@@ -96,3 +96,9 @@ Standing 850ft to the tip of the blade, its 80 machines will cost the backers £
 def test_cents_and_pence_are_amounts() -> None:
     assert figures("86 cents a share") == figures("0.86 dollars per share") == figures("$0.86") == {"#0.86"}
     assert figures("50 pence") == {"#0.5"} and figures("a 12 per cent rise") == {"#12%"}
+
+
+def test_an_amount_named_by_its_currency_word_is_the_amount_with_the_symbol() -> None:
+    # "31.20 dollars" and "$31.20": one price, however the decimals were written.
+    assert figures("at 31.20 dollars") == figures("to $31.20") == {"#31.2"}
+    assert figures("3.50 pounds") == figures("£3.50") and figures("12.50 euros") == figures("€12.5")

@@ -48,6 +48,7 @@ _units(_METRIC, "km/h|kph|kmh|kilometres per hour|kilometers per hour", 1.0, "km
 _units(_METRIC, "litre|litres|liter|liters", 1.0, "l")
 _units(_METRIC, "percent|per cent|%", 1.0, "%")
 _units(_METRIC, "cent|cents|pence", 0.01, "")  # an amount: "86 cents" is "0.86 dollars", "$0.86"
+_units(_METRIC, "dollar|dollars|euro|euros|pound|pounds|yen|yuan|francs", 1.0, "")  # "31.20 dollars" is "$31.20"
 _units(_IMPERIAL, "foot|feet|ft", 0.3048, "m")
 _units(_IMPERIAL, "mile|miles|mi", 1609.344, "m")
 _units(_IMPERIAL, "yard|yards|yd", 0.9144, "m")
