@@ -350,13 +350,19 @@ def deliver(config: Path | None = ConfigOption, force: bool = typer.Option(False
 
 @app.command()
 def compare(old: Path, new: Path, as_json: bool = JsonOption, semantic: bool = SemanticOption,
-            explain: bool = typer.Option(False, "--explain", help="Say why: the verdict's evidence, and each new paragraph's closest old text.")) -> None:
+            explain: bool = typer.Option(False, "--explain", help="Say why: the verdict's evidence, and each new paragraph's closest old text."),
+            days_apart: float | None = typer.Option(
+                None, "--days-apart", min=0.0,
+                help="NEW was published this many days after OLD. The pipeline knows it and decides with it, as this does: "
+                     "reports close in time may be independent reports of one event, and a development the next day or "
+                     "a follow-up days later is another story.")) -> None:
     """Compare two versions or tellings: same story? what does NEW add? (HTML or plain text files)."""
     from newsdelta.documents import load_document
-    from textdelta import compare as run_compare
+    from textdelta import compare_to_story
 
     try:
-        result = run_compare(load_document(old), load_document(new), semantic=_semantic_scorer(semantic))
+        result = compare_to_story([load_document(old)], load_document(new), semantic=_semantic_scorer(semantic),
+                                  days_apart=days_apart)
     except (OSError, NewsdeltaError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -390,11 +396,19 @@ def compare(old: Path, new: Path, as_json: bool = JsonOption, semantic: bool = S
                    + (f", times {v['lede_factor']} because the ledes report different events" if v["lede_differs"] else "")
                    + (f"; but the two tellings are far apart in meaning (cosine {v['telling_cosine']}), so another event"
                       if v.get("rule") == "far_in_meaning" else "")
+                   + (f"; {RULE_WORDS[v['rule']].format(**v)}" if v.get("rule") in RULE_WORDS else "")
                    + ("" if v["sentence_model"] else " (words only)"))
         for p in why["new_paragraphs"]:
             semantic_score = "-" if p["semantic"] is None else p["semantic"]
             typer.echo(f"\n new: {p['paragraph'][:200]}\n   closest old: {(p['closest_old'] or '(none)')[:200]}\n"
                        f"   words {p['lexical']}, meaning {semantic_score}")
+
+
+RULE_WORDS = {
+    "close_in_time": "published {days_apart} days apart and close in meaning (cosine {telling_cosine}): independent reports of one event",
+    "follow_up": "published {days_since_first} days after the story began, so it must restate more of it: a later event with the same people restates little",
+    "other_event": "published {days_apart} days later, and its headline and lede announce another event (cosine {event_cosine})",
+}
 
 
 @app.command()

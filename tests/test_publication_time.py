@@ -4,7 +4,9 @@ of the story, since a later event with the same people cites the earlier one."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +150,24 @@ def test_the_next_day_check_is_tuned_by_the_settings(tmp_path) -> None:  # type:
     config.write_text("[newsdelta]\nnext_day_days = 2.5\n", "utf-8")
     settings = load_settings(config)
     assert settings.next_day_days == 2.5 and thresholds(settings).next_day == 2.5
+
+
+def test_compare_takes_the_publication_gap_the_pipeline_would_know(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from newsdelta.cli import app
+
+    case = CASES["energy_follow_up_1"]
+    old, new = tmp_path / "old.txt", tmp_path / "new.txt"
+    for path, doc in ((old, case.old), (new, case.new)):
+        path.write_text("\n".join(b.text for b in doc.blocks) + "\n", "utf-8")
+    runner = CliRunner()
+    plain = runner.invoke(app, ["compare", str(old), str(new), "--json"])
+    later = runner.invoke(app, ["compare", str(old), str(new), "--json", "--days-apart", "9"])
+    assert plain.exit_code == later.exit_code == 0, plain.output + later.output
+    assert json.loads(plain.output)["same_story"], "without a date it restates enough of phase one"
+    verdict = json.loads(later.output)["explanation"]["verdict"]
+    assert not verdict["same_story"] and verdict["rule"] == "follow_up" and verdict["days_apart"] == 9
+    explained = runner.invoke(app, ["compare", str(old), str(new), "--explain", "--days-apart", "9"])
+    assert "DIFFERENT STORIES" in explained.output and "a later event with the same people" in explained.output
+    assert runner.invoke(app, ["compare", str(old), str(new), "--days-apart", "-1"]).exit_code == 2
