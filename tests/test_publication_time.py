@@ -31,7 +31,7 @@ def test_reports_of_one_event_published_hours_apart_are_one_story_whatever_their
 
 
 def test_a_follow_up_published_days_later_is_its_own_story() -> None:
-    case = CASES["energy_follow_up_1"]  # phase two begins, the day after phase one's grid connection (by weekday)
+    case = CASES["energy_follow_up_1"]  # phase two begins a year after phase one's grid connection
     model = default_embedder()
     assert compare_to_story([case.old], case.new, semantic=model).same_story, "the known merge without publication times"
     later = compare_to_story([case.old], case.new, semantic=model, days_apart=9)

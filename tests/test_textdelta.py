@@ -195,7 +195,7 @@ def test_paraphrased_lede_with_yesterday_for_the_weekday_is_still_the_same_story
 # Hand-written cases the matcher still gets wrong (newsdelta evaluate lists them): strict, so a
 # fix shows up as a failure to be moved out of this list.
 KNOWN_WRONG_VERDICTS = {
-    "energy_follow_up_1": "phase two begins the day after phase one's grid connection, by weekday: the ledes read as one event",
+    "energy_follow_up_1": "phase two begins a year after phase one's grid connection; without the date the ledes read as one event",
     "politics_heavy_added_section_1": "a feature-style lede (the crowd outside) that neither words nor meaning tie to the vote",
     "technology_independent_report_1": "a feature-style lede (queues at a recruitment fair) read as another event",
     # The held-out cases, written after the rules were chosen: two independent reports whose own
@@ -212,6 +212,23 @@ KNOWN_WRONG_VERDICTS = {
 def test_every_hand_written_case_gets_its_labelled_verdict(name: str) -> None:
     case = _cases()[name]
     assert compare(case.old, case.new, semantic=_embedder()).same_story == case.same_story
+
+
+# With the publication gap the texts imply, as the pipeline judges (see the cases' README).
+KNOWN_WRONG_DATED = {
+    "technology_independent_report_1": "the two tellings' sentence vectors average to cosine 0.65: the fair's scene dominates one of them",
+    "politics_medium_1": "the minister's resignation three days after she refused to quit, labelled one story: it restates too "
+                         "little of the first report for a telling published days later",
+}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(p.stem, marks=pytest.mark.xfail(reason=KNOWN_WRONG_DATED[p.stem], strict=True)) if p.stem in KNOWN_WRONG_DATED else p.stem
+    for p in sorted(HANDWRITTEN.glob("*.txt")) if "days_apart:" in p.read_text("utf-8")])
+def test_every_dated_hand_written_case_gets_its_labelled_verdict_given_its_publication_gap(name: str) -> None:
+    case = _cases()[name]
+    assert case.days_apart is not None
+    assert compare_to_story([case.old], case.new, semantic=_embedder(), days_apart=case.days_apart).same_story == case.same_story
 
 
 def test_japanese_and_chinese_text_is_split_at_full_width_stops() -> None:

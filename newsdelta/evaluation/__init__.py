@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from newsdelta.seeds import seed_text
-from textdelta import Comparison, Document, Thresholds, compare, parse_plain_text
+from textdelta import Comparison, Document, Thresholds, compare, compare_to_story, parse_plain_text
 from textdelta.blocks import Block
 from textdelta.compare import default_thresholds
 from textdelta.semantic import Embedder
@@ -42,6 +42,7 @@ class Case:
     new_paragraphs: set[int] | None = field(default_factory=set)  # indices among `new`'s paragraphs; None: not labelled
     group: str = ""  # what kind of telling, for reporting: see group_of
     ignore: set[int] = field(default_factory=set)  # paragraphs not scored (a figure updated inside a longer paragraph)
+    days_apart: float | None = None  # NEW's publication after OLD's, as the texts' own chronology places it; None: they do not say
 
     def __post_init__(self) -> None:
         self.group = self.group or group_of(self.kind, overlap(self.old, self.new))
@@ -108,7 +109,8 @@ def _handwritten(name: str, text: str) -> Case:
     new = parse_plain_text("\n".join(lines))
     paragraphs = [b.text for b in new.blocks if b.kind == "paragraph"]
     return Case(name, meta["kind"], meta["split"], meta["same_story"] == "yes", parse_plain_text(old_text), new,
-                {i for i, p in enumerate(paragraphs) if p in marked})
+                {i for i, p in enumerate(paragraphs) if p in marked},
+                days_apart=float(meta["days_apart"]) if "days_apart" in meta else None)
 
 
 def reported_new_paragraphs(doc: Document, result: Comparison) -> set[int]:
@@ -162,10 +164,15 @@ class Scores:
                 "sentences": self.sentences, "sentence_accuracy": round(self.sentence_accuracy, 4)}
 
 
-def score(cases: list[Case], thresholds: Thresholds, semantic: Embedder | None = None) -> Scores:
+def score(cases: list[Case], thresholds: Thresholds, semantic: Embedder | None = None, dated: bool = False) -> Scores:
+    """`dated`: give the comparison each case's publication gap where the texts tell it, as the
+    pipeline knows it from the feeds (otherwise the text alone, as `newsdelta compare` judges)."""
     s = Scores()
     for case in cases:
-        result = compare(case.old, case.new, thresholds, semantic)
+        if dated:
+            result = compare_to_story([case.old], case.new, thresholds, semantic, days_apart=case.days_apart)
+        else:
+            result = compare(case.old, case.new, thresholds, semantic)
         s.cases += 1
         if result.same_story == case.same_story:
             s.same_correct += 1
@@ -270,6 +277,13 @@ def main(as_json: bool = False, fit_thresholds: bool = False, semantic: Embedder
             report[f"{split}_by_kind"] = {group: score([c for c in chosen if c.group == group], thresholds, semantic).as_dict()
                                           for group in GROUPS if any(c.group == group for c in chosen)}
             report[f"{split}_misses"] = scores.misses[:30]
+            dated = score(chosen, thresholds, semantic, dated=True)
+            report[f"{split}_dated"] = dated.as_dict()
+            report[f"{split}_dated_by_kind"] = {
+                group: score([c for c in chosen if c.group == group], thresholds, semantic, dated=True).as_dict()
+                for group in GROUPS if any(c.group == group for c in chosen if c.days_apart is not None)}
+            report[f"{split}_dated_cases"] = sum(c.days_apart is not None for c in chosen)
+            report[f"{split}_dated_misses"] = [m for m in dated.misses if m not in scores.misses][:30]
     if grouping:
         from newsdelta.evaluation import grouping as story_grouping
 
@@ -295,6 +309,14 @@ def _print(report: dict[str, Any]) -> None:
         print(f"holdout: {_line(report['holdout'])}")
         for kind, s in report["holdout_by_kind"].items():
             print(f"  {kind:<15} {_line(s)}")
+    for split in ("test", "holdout"):
+        if f"{split}_dated" not in report:
+            continue
+        print(f"{split} with publication gaps, as the pipeline judges ({report[f'{split}_dated_cases']} hand-written cases dated "
+              f"by their texts; the others and the generated ones as above): {_line(report[f'{split}_dated'])}")
+        for kind, s in report[f"{split}_dated_by_kind"].items():
+            if kind not in ("verbatim", "unrelated", "seeds"):
+                print(f"  {kind:<15} {_line(s)}")
     if "grouping" in report:
         g = report["grouping"]
         print(f"story grouping through the pipeline ({g['articles']} articles, {g['events']} events): {g['stories']} stories, "
@@ -305,6 +327,10 @@ def _print(report: dict[str, Any]) -> None:
         if report.get(f"{split}_misses"):
             print(f"misses on {split}:")
             for miss in report[f"{split}_misses"]:
+                print(f"  {miss}")
+        if report.get(f"{split}_dated_misses"):
+            print(f"misses on {split} with publication gaps only:")
+            for miss in report[f"{split}_dated_misses"]:
                 print(f"  {miss}")
 
 
