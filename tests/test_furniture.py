@@ -65,6 +65,18 @@ FURNITURE = {
     "This article is more than 1 year old": "prompt",
     "— Jane Roe (@jroe_news) January 26, 2020": "embed",  # an embedded post's signature on its own line
     "Copyright AP - Associated Press": "copyright",
+    # A comment thread, a live page and a paywall speak to the reader.
+    "Post your thoughts below in the comment section.": "prompt",
+    "Share your thoughts in the comments below.": "prompt",
+    "(0) comments": "prompt",
+    "Follow along below for updates on the storm. All times are Eastern unless otherwise noted.": "prompt",
+    "Subscribe today for unlimited digital access to all our reporting.": "prompt",
+    # A run of a site's prompts and notices, long as it is.
+    "Sign up to get the inside scoop on today's biggest stories in markets, tech, and business, delivered daily. Thanks for "
+    "signing up! Access your favorite topics in a personalized feed while you're on the go. Email address. By clicking Sign "
+    "Up, you accept our Terms of Service and Privacy Policy. You can opt out at any time.": "prompt",
+    "Dana Whitfield | 5/12/2017, 6:04 a.m.": "byline",  # a writer's name and the time, set off by a bar
+    "Omar Reyes · March 3, 2024": "byline",
 }
 
 # Reporting that mentions what furniture is made of, and must stay content.
@@ -113,6 +125,14 @@ PROSE = [
     "ប្រធានាធិបតីបានប្រកាសវិធានការថ្មីកាលពីថ្ងៃអង្គារ។",  # Khmer sentence mark
     "รัฐบาลไทยประกาศมาตรการใหม่เพื่อช่วยเหลือเกษตรกรในวันอังคาร นายกรัฐมนตรีกล่าว",  # Thai marks no sentence end
     "Campaigners posted <a href=\"javascript:alert(1)\">this link</a> on the trust's page, and <script> too.",
+    "Readers can share your views with the council, she said, or post them to the ministry.",
+    "All times in the race were slower than last year, the organisers said.",
+    "The 12 comments on the planning application were all from residents.",
+    "Only members can vote in the leadership contest, the party said.",
+    "Follow the money, the prosecutor told the jury: all of it went to one account.",
+    "Nurses who sign up for the scheme get free training, and the union said its members backed it; the ministry's "
+    "privacy policy and its terms of service for the app were changed in March, after the regulator's ruling on how "
+    "the data of patients may be kept.",
 ]
 
 

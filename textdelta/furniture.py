@@ -82,7 +82,8 @@ _COPYRIGHT_SIGNS = ("©", "(c)", "copyright", "reserved", "무단", "無断", "�
 _PROMPT_SIGNS = ("sign up", " old", "subscribe", "newsletter", "register", "inbox", "click", "tap here", "app", "follow", "twitter",
                  "facebook", "instagram", " x", "youtube", "tiktok", "linkedin", "cookie", "enjoyed", "journalism", "member",
                  "subscriber", "log in", "sign in", "tip", "share", "listen", "watch the", "terms of", "privacy", "moderat",
-                 "comments", "letter", "developing", "breaking", "check back", "to come", "they come", "updated as", "follows", "audio", "email address", "required fields", "archived")
+                 "comment", "letter", "developing", "breaking", "check back", "to come", "they come", "updated as", "follows", "audio", "email address", "required fields", "archived",
+                 "your thoughts", "all times", "unlimited")
 # Link lines: a label ("Read more", "Related", "Leggi anche su") followed by a colon, a bar, an
 # arrow or nothing, then the headline it links to. "Related measures will…" is a sentence.
 _LINK = re.compile(
@@ -110,7 +111,13 @@ _PROMPT = re.compile(
     r"have a (?:news )?tip\?|send us a tip|share it with a friend|share this (?:article|story)|listen to this article|"
     r"this is an archived (?:article|story)|^\W*this (?:article|story) is more than \w+ (?:years?|months?) old\W*$|your email address will not be published|required fields are marked|"
     r"this is a (?:developing|breaking) story|check back (?:later|soon|for)|updates as they come|"
-    r"(?:story|article|page) will be updated|earlier (?:story|version) (?:follows|is below)|story follows below|audio player)|"
+    r"(?:story|article|page) will be updated|earlier (?:story|version) (?:follows|is below)|story follows below|audio player|"
+    # Comment threads, live pages and paywalls speak to the reader too: "Post your thoughts below
+    # in the comment section", "(0) comments", "All times are Eastern", "unlimited access".
+    r"your (?:thoughts|comments?|views|opinions?) (?:below|in the comments?)\b|in the comments?(?: section)? below|"
+    r"follow along (?:below|here|with us)\b|all times (?:are|in) (?:eastern|pacific|central|mountain|local|(?-i:[A-Z]{2,4}\b))|"
+    r"for unlimited (?:digital )?access\b)|"
+    r"^\W*(?:post|leave|share|add) your (?:thoughts|comments?|views|opinions?)\b|^\W*\d+\)?\s*comments?\W*$|"
     # A line that opens with an imperative to the reader: "Follow Newsbeat on Instagram", "Subscribe
     # to the … channel", "Follow AP's full coverage at https://…".
     r"^\W*(?:follow|subscribe to|like|find|join|watch|listen to) [^.]{0,80}?\bon " + _PLATFORMS + r"(?:(?:[\s,&]|and|or|\(@?\w+\))+"
@@ -152,6 +159,19 @@ _BYLINE = re.compile(
     r"(?:[,|–—-]+\s*[\w .'’&-]{0,60})?$|^\W*(?:staff reports?|staff writer|wire reports?|from wire reports|"
     r"(?:associated press|reuters|afp|bloomberg|cnn|bbc)(?: staff)?)\W*$"
 )
+# A writer's name and the time of publishing, set off by a bar: "Jeremy M. Lazarus | 5/12/2017, 6:04 a.m."
+_NAMED_DATELINE = re.compile(
+    r"^\W*[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|de|van|von|da|del|la|le|al|bin|and|&)){1,4}\s*[|·•]\s*"
+    r"(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2}|(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*)?"
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}|\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
+    r"sept|oct|nov|dec)[a-z]*)\b",
+    re.IGNORECASE,
+)
+# A long run of a site's prompts and notices: this many of them in one paragraph ("Sign up to get
+# the inside scoop … By clicking “Sign Up”, you accept our Terms of Service and Privacy Policy").
+PROMPT_RUN = 3
+_REPORTED = re.compile(r"\b(?:said|says|told|according to)\b")  # reporting about sign-ups and policies attributes what it says
+PROMPT_RUN_WORDS = 100
 # "By Monday, …", "By 2030 …", "By then": when, not who.
 _BY_WHEN = re.compile(r"^\W*by\s+(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|jan|feb|march|april|may|june|july|aug|sept|oct|nov|dec|"
                       r"\d|then|now|the (?:end|time|middle|start)|early|late|mid|noon|midnight|nightfall|dawn|evening|morning)",
@@ -247,6 +267,9 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
     if words <= NOTICE_WORDS and not _ends_like_statement(stripped) and _COPYRIGHT_LINE.match(stripped):
         return "copyright"  # "copyright Inexhibit 2019 - ISSN …"
     if words > SHORT_WORDS:
+        if words <= PROMPT_RUN_WORDS and any(sign in low for sign in _PROMPT_SIGNS) \
+                and len(_PROMPT.findall(stripped)) + len(_NOTICE.findall(stripped)) >= PROMPT_RUN and not _REPORTED.search(stripped):
+            return "prompt"
         return None
     if ("http" in low or "www." in low or "@" in low or "pic.twitter" in low) and (_URL_ONLY.match(stripped) or (words <= 15 and _URL.search(stripped)
                                                                                        and word_count(_URL.sub(" ", stripped)) <= URL_LINE_WORDS)):
@@ -256,6 +279,8 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
     if _CREDIT.match(stripped):
         return "credit"
     if words <= 20 and _BYLINE.match(stripped) and not _ends_like_statement(stripped) and not _BY_WHEN.match(stripped):
+        return "byline"
+    if words <= DATELINE_WORDS and ("|" in stripped or "·" in stripped or "•" in stripped) and _NAMED_DATELINE.match(stripped):
         return "byline"
     if any(sign in low for sign in _PROMPT_SIGNS) and _PROMPT.search(stripped):
         return "prompt"
