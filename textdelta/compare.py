@@ -52,6 +52,7 @@ class Thresholds:
     follow_up_score: float = 0.5  # ... must restate this much of it: a later event with the same people is another story
     next_day: float = 0.5  # a telling published this long after the story's nearest one, restating less than follow_up_score of it, ...
     event_meaning: float = 0.6  # ... must announce its event as a telling of the story does: mean cosine of their headlines and of their ledes
+    same_day_event: float = 0.7  # tellings published less than next_day apart that announce their event this alike (same measure) are one story
 
 
 # Words only (no sentence model): the same-story cut and lede factor that --fit chose for it.
@@ -198,7 +199,7 @@ def compare_to_story(
     score, best_doc, lede_reason, raw_score = max(scored, key=lambda x: (x[0], x[3], -x[1]))
     lede_differs = lede_reason is not None
     same_story, threshold, rule = score >= th.same_story, th.same_story, "restatement"
-    doc_cosine = None
+    doc_cosine = event_cosine = None
     since_first = days_since_first if days_since_first is not None else days_apart
     if since_first is not None and since_first >= th.follow_up_days:
         threshold, rule = max(th.same_story, th.follow_up_score), "follow_up"
@@ -209,6 +210,13 @@ def compare_to_story(
         doc_cosine = _telling_cosine_for(story, new, meaning, (th.close_meaning, th.close_alone))
         if doc_cosine >= th.close_meaning and (best_raw[3] >= th.close_score or doc_cosine >= th.close_alone):
             score, raw_score, threshold, rule, same_story = best_raw[3], best_raw[3], th.close_score, "close_in_time", True
+        elif days_apart < th.next_day and doc_cosine >= th.floor_meaning:
+            # Reports of one event published the same day may share few sentences (each has its
+            # own witnesses, figures and order) but announce one event: their headlines and
+            # ledes say the same thing.
+            event_cosine = _event_cosine(story, new, meaning)
+            if event_cosine is not None and event_cosine >= th.same_day_event:
+                score, raw_score, threshold, rule, same_story = best_raw[3], best_raw[3], 0.0, "same_day_event", True
     if same_story and rule == "restatement" and raw_score < th.follow_up_score and meaning is not None:
         # Restating a little of the story is what a later event with the same people does too
         # (the resignation that recalls the final two days before); tellings of one event are
@@ -216,7 +224,6 @@ def compare_to_story(
         doc_cosine = _telling_cosine_for(story, new, meaning, (th.floor_meaning,))
         if doc_cosine < th.floor_meaning:
             same_story, rule = False, "far_in_meaning"
-    event_cosine = None
     if (same_story and meaning is not None and days_apart is not None and days_apart >= th.next_day
             and raw_score < th.follow_up_score):
         # The development of the next day (the grounding after the blowout, the indictment
