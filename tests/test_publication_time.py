@@ -171,3 +171,42 @@ def test_compare_takes_the_publication_gap_the_pipeline_would_know(tmp_path: Pat
     explained = runner.invoke(app, ["compare", str(old), str(new), "--explain", "--days-apart", "9"])
     assert "DIFFERENT STORIES" in explained.output and "a later event with the same people" in explained.output
     assert runner.invoke(app, ["compare", str(old), str(new), "--days-apart", "-1"]).exit_code == 2
+
+
+DERAILMENT = """Seven killed as Corvale express derails near Harmsworth
+Seven people were killed and more than 60 injured when a Corvale-bound express train derailed on a curve near Harmsworth late on Tuesday, the regional rail operator said.
+The train, carrying about 240 passengers, left the tracks at around 9.30 p.m. shortly after leaving Harmsworth Central.
+Rescue crews worked through the night to reach passengers trapped in two overturned carriages.
+"""
+
+DERAILMENT_ELSEWHERE = """Express train derails near Harmsworth, killing seven
+An express train bound for Corvale came off the rails near Harmsworth on Tuesday night, killing seven people, emergency services said.
+Passenger Mirela Osten, 34, said the carriage "tipped slowly and then fell" as the train entered the bend, and that people climbed out through smashed windows.
+Investigators from the rail accident board arrived at the scene on Wednesday morning and recovered the data recorder.
+The line between Harmsworth and Tolley Junction will stay closed until at least Friday.
+The operator has set up a help line for relatives and said replacement buses would run between the two towns.
+Harmsworth's mayor, Tomas Brell, cancelled the town's spring festival and opened the sports hall to families waiting for news.
+"""
+
+
+def test_reports_of_one_event_published_the_same_day_join_when_their_headlines_and_ledes_announce_it() -> None:
+    """Two outlets' first reports, each with its own witness and details: what ties them, however
+    little of one restates the other, is the event their headlines and ledes announce."""
+    model = default_embedder()
+    old, new = parse_plain_text(DERAILMENT), parse_plain_text(DERAILMENT_ELSEWHERE)
+    # Neither what the words restate nor the close-in-time rule joins them here: only this rule can.
+    only_this_rule = replace(Thresholds(), same_story=0.9, close_meaning=1.01, close_alone=1.01)
+    joined = compare_to_story([old], new, only_this_rule, semantic=model, days_apart=0.1)
+    assert joined.same_story and joined.evidence["rule"] == "same_day_event"
+    event = joined.evidence["event_cosine"]
+    assert event >= Thresholds().same_day_event
+    assert not compare_to_story([old], new, replace(only_this_rule, same_day_event=event + 0.01), semantic=model, days_apart=0.1).same_story
+    assert compare_to_story([old], new, only_this_rule, semantic=model, days_apart=1).evidence["rule"] != "same_day_event", \
+        "a day apart, a development of the story would announce its event this alike too"
+    assert not compare_to_story([old], new, only_this_rule, semantic=model).same_story, "without publication times"
+    other_event = parse_plain_text(DERAILMENT_ELSEWHERE.replace("Express train derails near Harmsworth, killing seven",
+                                                                "Harmsworth mayor cancels spring festival").replace(
+        "An express train bound for Corvale came off the rails near Harmsworth on Tuesday night, killing seven people, emergency services said.",
+        "Harmsworth's spring festival will not go ahead this year, the town council announced on Tuesday."))
+    assert not compare_to_story([old], other_event, only_this_rule, semantic=model, days_apart=0.1).same_story, \
+        "the same town the same day, another event"
