@@ -406,6 +406,8 @@ def compare(old: Path, new: Path, as_json: bool = JsonOption, semantic: bool = S
 
 RULE_WORDS = {
     "close_in_time": "published {days_apart} days apart and close in meaning (cosine {telling_cosine}): independent reports of one event",
+    "same_day_event": "published {days_apart} days apart, and its headline and lede announce the story's event (cosine {event_cosine}): "
+                      "one event's reports, however little they restate",
     "follow_up": "published {days_since_first} days after the story began, so it must restate more of it: a later event with the same people restates little",
     "other_event": "published {days_apart} days later, and its headline and lede announce another event (cosine {event_cosine})",
 }
