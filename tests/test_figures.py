@@ -102,3 +102,7 @@ def test_an_amount_named_by_its_currency_word_is_the_amount_with_the_symbol() ->
     # "31.20 dollars" and "$31.20": one price, however the decimals were written.
     assert figures("at 31.20 dollars") == figures("to $31.20") == {"#31.2"}
     assert figures("3.50 pounds") == figures("£3.50") and figures("12.50 euros") == figures("€12.5")
+
+
+def test_an_editors_insertion_in_a_quote_reads_as_the_words_it_inserts() -> None:
+    assert figures("fans deserve 100 [percent] of me") == figures("fans deserve 100 percent of me") == {"#100%"}

@@ -123,7 +123,16 @@ def _two_figures(value: float) -> float:
 def figures(text: str) -> frozenset[str]:
     """The figures of TEXT (already normalised: see normalize.normalize_text), each as
     '#<value><base unit>'; times of day as '#HH:MM'."""
-    return frozenset(figure for _, figure in _read(text))
+    return frozenset(figure for _, figure in _read(_unbracket(text)))
+
+
+# An editor's insertion into a quote reads as the words it inserts: "deserve 100 [percent] of
+# me" is the "100 percent" another outlet printed.
+_INSERTION = re.compile(r"\[([^\[\]]{1,30})\]")
+
+
+def _unbracket(text: str) -> str:
+    return _INSERTION.sub(r"\1", text) if "[" in text else text
 
 
 def _read(text: str) -> list[tuple[tuple[int, int], str]]:
@@ -200,6 +209,7 @@ def counts(text: str) -> frozenset[str]:
     """Figures and also the numbers news style spells out or leaves vague ("six people",
     "hundreds of fish", "3 injured"): only for telling an update of a sentence from the same
     sentence, where its other words are the same and a changed number is the news."""
+    text = _unbracket(text)
     read = _read(text)
     for (start, end), _ in read:
         text = text[:start] + " " * (end - start) + text[end:]
