@@ -77,6 +77,7 @@ FURNITURE = {
     "Up, you accept our Terms of Service and Privacy Policy. You can opt out at any time.": "prompt",
     "Dana Whitfield | 5/12/2017, 6:04 a.m.": "byline",  # a writer's name and the time, set off by a bar
     "Omar Reyes · March 3, 2024": "byline",
+    "Sam Reed/AP The new ferry sits at the quay in Selwick before its first crossing.": "credit",  # opens on the photographer's credit
 }
 
 # Reporting that mentions what furniture is made of, and must stay content.
@@ -129,6 +130,7 @@ PROSE = [
     "All times in the race were slower than last year, the organisers said.",
     "The 12 comments on the planning application were all from residents.",
     "Only members can vote in the leadership contest, the party said.",
+    "Joe Biden/Kamala Harris voters were split on the question, the poll found.",
     "Follow the money, the prosecutor told the jury: all of it went to one account.",
     "Nurses who sign up for the scheme get free training, and the union said its members backed it; the ministry's "
     "privacy policy and its terms of service for the app were changed in March, after the regulator's ruling on how "

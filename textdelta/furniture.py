@@ -135,7 +135,9 @@ _CREDIT = re.compile(
     r".{2,240}?\bcontributed (?:to )?(?:this )?(?:report|reporting|story|article)|"
     r"(?:write to|email|e-mail|contact|reach) [^.]{2,80}?(?:\S+@\S+\.\w+|\s@\w+|https?://|\(?\d{3}\)?[-. ]\d{3}[-.]\d{4})|"
     r"(?:this (?:story|article|report) (?:was|has been) (?:updated|corrected|produced|written|edited|originally published))|"
-    r"(?:citation:)|[\w .,']{0,40}\(?(?:CNN|AP|AFP|Reuters|Bloomberg|UPI|dpa)\)?\s*[–—-]+$)",
+    r"(?:citation:)|[\w .,']{0,40}\(?(?:CNN|AP|AFP|Reuters|Bloomberg|UPI|dpa)\)?\s*[–—-]+$|"
+    # A caption that opens on its photographer's credit: "John Raoux/AP Nasa's new Moon rocket …"
+    r"(?-i:[A-Z][\w'’-]+(?: [A-Z][\w'’.-]+){1,2}\s?/\s?(?:AP|AFP|Reuters|REUTERS|Getty Images|EPA|Bloomberg|PA|Shutterstock)\b))",
     re.IGNORECASE,
 )
 _CAPTION_END = re.compile(
