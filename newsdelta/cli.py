@@ -352,10 +352,11 @@ def deliver(config: Path | None = ConfigOption, force: bool = typer.Option(False
 def compare(old: Path, new: Path, as_json: bool = JsonOption, semantic: bool = SemanticOption,
             explain: bool = typer.Option(False, "--explain", help="Say why: the verdict's evidence, and each new paragraph's closest old text."),
             days_apart: float | None = typer.Option(
-                None, "--days-apart", min=0.0,
+                None, "--days-apart", min=0.0, max=36500.0,
                 help="NEW was published this many days after OLD. The pipeline knows it and decides with it, as this does: "
                      "reports close in time may be independent reports of one event, and a development the next day or "
-                     "a follow-up days later is another story.")) -> None:
+                     "a follow-up days later is another story. The rules for reports close in time and the next day "
+                     "need the sentence model (not with --lexical).")) -> None:
     """Compare two versions or tellings: same story? what does NEW add? (HTML or plain text files)."""
     from newsdelta.documents import load_document
     from textdelta import compare_to_story
@@ -397,7 +398,9 @@ def compare(old: Path, new: Path, as_json: bool = JsonOption, semantic: bool = S
                    + (f"; but the two tellings are far apart in meaning (cosine {v['telling_cosine']}), so another event"
                       if v.get("rule") == "far_in_meaning" else "")
                    + (f"; {RULE_WORDS[v['rule']].format(**v)}" if v.get("rule") in RULE_WORDS else "")
-                   + ("" if v["sentence_model"] else " (words only)"))
+                   + ("" if v["sentence_model"] else " (words only)")
+                   + ("" if v["sentences_by_meaning"] or not v["sentence_model"]
+                      else " (sentences compared by their words: the texts share too few rare terms to be compared by meaning)"))
         for p in why["new_paragraphs"]:
             semantic_score = "-" if p["semantic"] is None else p["semantic"]
             typer.echo(f"\n new: {p['paragraph'][:200]}\n   closest old: {(p['closest_old'] or '(none)')[:200]}\n"

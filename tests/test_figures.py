@@ -106,3 +106,5 @@ def test_an_amount_named_by_its_currency_word_is_the_amount_with_the_symbol() ->
 
 def test_an_editors_insertion_in_a_quote_reads_as_the_words_it_inserts() -> None:
     assert figures("fans deserve 100 [percent] of me") == figures("fans deserve 100 percent of me") == {"#100%"}
+    # A footnote's number is no part of the figure it follows.
+    assert figures("rose to 3.5[2] per cent") == {"#3.5%"} and figures("40[1] people were hurt") == {"#40"}

@@ -131,6 +131,15 @@ PROSE = [
     "The 12 comments on the planning application were all from residents.",
     "Only members can vote in the leadership contest, the party said.",
     "Joe Biden/Kamala Harris voters were split on the question, the poll found.",
+    "The annual pass, priced at $50, allows for unlimited access to the park's rides, the operator said.",
+    "Share your views on the plan at the town hall meeting on Monday night, residents were urged.",
+    "Leave your comments at the door, the judge told the jury.",
+    "Objections were published in the comments section below the consultation page, the council said.",
+    "Hong Kong/AFP - Stocks fell sharply on Monday as investors fled riskier assets.",  # an agency's dateline on its report
+    "Vote Count | May 3 results show Labour ahead in 12 councils.",
+    "Users must log in again and sign in on every device, and the new terms of service and privacy policy apply to all "
+    "accounts from Monday; those who do not sign up to the new terms by June lose access to their files, which will be "
+    "deleted after ninety days, and the old privacy policy lapses at once, the company announced on Tuesday.",
     "Follow the money, the prosecutor told the jury: all of it went to one account.",
     "Nurses who sign up for the scheme get free training, and the union said its members backed it; the ministry's "
     "privacy policy and its terms of service for the app were changed in March, after the regulator's ruling on how "

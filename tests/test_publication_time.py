@@ -210,3 +210,13 @@ def test_reports_of_one_event_published_the_same_day_join_when_their_headlines_a
         "Harmsworth's spring festival will not go ahead this year, the town council announced on Tuesday."))
     assert not compare_to_story([old], other_event, only_this_rule, semantic=model, days_apart=0.1).same_story, \
         "the same town the same day, another event"
+
+
+@pytest.mark.parametrize("name", sorted(c.id for c in load_cases() if not c.same_story and c.kind in ("hard_negative", "follow_up")))
+def test_no_hard_negative_or_follow_up_joins_on_its_headline_and_lede_the_same_day(name: str) -> None:
+    """Published hours apart, another event with the same people does not announce its event as
+    the story's tellings do, whatever else ties the two."""
+    case = next(c for c in load_cases() if c.id == name)
+    for days in (0.1, 0.4):
+        result = compare_to_story([case.old], case.new, semantic=default_embedder(), days_apart=days)
+        assert result.evidence["rule"] != "same_day_event", (days, result.evidence)

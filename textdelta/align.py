@@ -189,20 +189,39 @@ def supersedes(sentence: Sentence, old: list[Sentence]) -> bool:
 
 
 def updates_figure(sentence: Sentence, old: Sentence) -> bool:
-    """It gives another value of a figure the old sentence states, in the same unit: "26,500
-    hectares, up from 18,000" after "18,000 hectares"; "19 killed and 11 missing" after "12
-    killed and 20 missing". Only figures written as such count: years are dates, and numbers
-    spelled out are too loose ("three decades" for "thirty years")."""
+    """It gives another value of a figure the old sentence states, in the same unit, in its
+    place ("19 killed and 11 missing" after "12 killed and 20 missing") or beside it ("26,500
+    hectares, up from 18,000 hectares" after "18,000 hectares"; only where the unit names what
+    is counted: "12 killed and 30 injured" after "12 killed" adds a count). Only figures written
+    as such count: years are dates, and numbers spelled out without a unit are too loose
+    ("three decades" for "thirty years"). A measured figure converted by hand is the same
+    figure ("1,900-mile" and "3,000-km" differ at two significant figures, not more)."""
     mine, theirs = _amounts(sentence), _amounts(old)
-    units = {_unit(f) for f in theirs}
-    return any(_unit(f) in units for f in mine - theirs)
+    added = [f for f in mine - theirs if not any(_same_measure(f, g) for g in theirs)]
+    replaced = {_unit(f) for f in theirs - mine if not any(_same_measure(f, g) for g in mine)}
+    kept = {_unit(f) for f in theirs & mine if _unit(f)}
+    return any(_unit(f) in replaced or _unit(f) in kept for f in added)
+
+
+# Two measured figures this close are one figure, converted and rounded by different hands.
+CONVERSION_SLACK = 0.04
+
+
+def _same_measure(a: str, b: str) -> bool:
+    unit = _unit(a)
+    if not unit or unit == "%" or unit != _unit(b):
+        return False
+    x, y = float(a[1:-len(unit)]), float(b[1:-len(unit)])
+    return abs(x - y) <= CONVERSION_SLACK * max(abs(x), abs(y))
 
 
 def _amounts(sentence: Sentence) -> set[str]:
-    return {f for f in sentence.facts if f.startswith("#") and ":" not in f and not _YEAR.fullmatch(f)}
+    years = {"#" + y for y in _YEAR.findall(sentence.text)}
+    return {f for f in sentence.facts if f.startswith("#") and ":" not in f and f not in years}
 
 
-_YEAR = re.compile(r"#(?:1[89]|20)\d\d")
+# A year as news writes one: four digits, no thousands separator ("in 2019"; "2,019 votes" is a count).
+_YEAR = re.compile(r"(?<![\d,.])((?:1[89]|20)\d\d)(?![\d,.]\d)")
 
 
 def _unit(figure: str) -> str:

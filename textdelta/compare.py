@@ -216,7 +216,8 @@ def compare_to_story(
             # ledes say the same thing.
             event_cosine = _event_cosine(story, new, meaning)
             if event_cosine is not None and event_cosine >= th.same_day_event:
-                score, raw_score, threshold, rule, same_story = best_raw[3], best_raw[3], 0.0, "same_day_event", True
+                # The score that decided is the headlines' and ledes' cosine; restated_share stays what the words restate.
+                score, raw_score, threshold, rule, same_story = event_cosine, best_raw[3], th.same_day_event, "same_day_event", True
     if same_story and rule == "restatement" and raw_score < th.follow_up_score and meaning is not None:
         # Restating a little of the story is what a later event with the same people does too
         # (the resignation that recalls the final two days before); tellings of one event are
@@ -237,7 +238,9 @@ def compare_to_story(
         "same_story": same_story, "score": round(score, 4), "threshold": threshold, "rule": rule,
         "restated_share": round(raw_score, 4),  # of NEW restated, and of the best old telling restated, averaged
         "lede_differs": lede_differs, "lede_reason": lede_reason, "lede_factor": th.lede if lede_differs and rule != "close_in_time" else 1.0,
-        "sentence_model": semantic is not None, "old_tellings": len(story),
+        "sentence_model": meaning is not None,  # the model was asked about the tellings
+        "sentences_by_meaning": semantic is not None,  # ... and about their sentences (texts sharing enough rare terms)
+        "old_tellings": len(story),
         "days_apart": round(days_apart, 2) if days_apart is not None else None,
         "days_since_first": round(since_first, 2) if since_first is not None else None,
         "telling_cosine": round(doc_cosine, 4) if doc_cosine is not None else None,
@@ -494,8 +497,9 @@ def _status(s: Sentence, m: Match, near: tuple[int, float] | None, pool: OldPool
         # Nearly the same words with other figures or days: an update. (A paraphrase often
         # writes the same figures differently, "FL160" for "16,000 ft", so it is not one.)
         return m, "changed"
-    if (len(m.old) == 1 and not m.quoted and m.coverage >= th.aligned and near is not None and near[0] == m.old[0]
-            and near[1] >= th.update_meaning and updates_figure(s, pool.sentences[m.old[0]])):
+    if (len(m.old) == 1 and not m.quoted and m.coverage >= th.aligned
+            and ((near is not None and near[0] == m.old[0] and near[1] >= th.update_meaning) or m.coverage >= th.settled)
+            and updates_figure(s, pool.sentences[m.old[0]])):
         # The same statement as one old sentence, in words and in meaning, with another value
         # of one of its figures: the update, however its wording was rearranged around it
         # ("At least 19 people have been killed" after "At least 12 people were killed").

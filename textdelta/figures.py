@@ -127,12 +127,15 @@ def figures(text: str) -> frozenset[str]:
 
 
 # An editor's insertion into a quote reads as the words it inserts: "deserve 100 [percent] of
-# me" is the "100 percent" another outlet printed.
-_INSERTION = re.compile(r"\[([^\[\]]{1,30})\]")
+# me" is the "100 percent" another outlet printed. A footnote's number ("3.5[2] per cent") is
+# no part of the figure it follows.
+_INSERTION = re.compile(r"\[([^\[\]]{0,30})\]")
 
 
 def _unbracket(text: str) -> str:
-    return _INSERTION.sub(r"\1", text) if "[" in text else text
+    if "[" not in text:
+        return text
+    return _INSERTION.sub(lambda m: m.group(1) if any(c.isalpha() for c in m.group(1)) else "", text)
 
 
 def _read(text: str) -> list[tuple[tuple[int, int], str]]:

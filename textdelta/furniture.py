@@ -114,10 +114,11 @@ _PROMPT = re.compile(
     r"(?:story|article|page) will be updated|earlier (?:story|version) (?:follows|is below)|story follows below|audio player|"
     # Comment threads, live pages and paywalls speak to the reader too: "Post your thoughts below
     # in the comment section", "(0) comments", "All times are Eastern", "unlimited access".
-    r"your (?:thoughts|comments?|views|opinions?) (?:below|in the comments?)\b|in the comments?(?: section)? below|"
+    r"your (?:thoughts|comments?|views|opinions?) (?:below|in the comments?)\b|in the comments?(?: section)? below\W*$|"
     r"follow along (?:below|here|with us)\b|all times (?:are|in) (?:eastern|pacific|central|mountain|local|(?-i:[A-Z]{2,4}\b))|"
-    r"for unlimited (?:digital )?access\b)|"
-    r"^\W*(?:post|leave|share|add) your (?:thoughts|comments?|views|opinions?)\b|^\W*\d+\)?\s*comments?\W*$|"
+    r"(?:subscri\w*|buy now|join|sign up|members?)\b[^.]{0,60}\bfor unlimited (?:digital )?access\b)|"
+    r"^\W*(?:post|leave|share|add) your (?:thoughts|comments?|views|opinions?)(?: \w+){0,3} (?:below|here|with us|in the comments?)\b|"
+    r"^\W*\d+\)?\s*comments?\W*$|"
     # A line that opens with an imperative to the reader: "Follow Newsbeat on Instagram", "Subscribe
     # to the … channel", "Follow AP's full coverage at https://…".
     r"^\W*(?:follow|subscribe to|like|find|join|watch|listen to) [^.]{0,80}?\bon " + _PLATFORMS + r"(?:(?:[\s,&]|and|or|\(@?\w+\))+"
@@ -137,7 +138,8 @@ _CREDIT = re.compile(
     r"(?:this (?:story|article|report) (?:was|has been) (?:updated|corrected|produced|written|edited|originally published))|"
     r"(?:citation:)|[\w .,']{0,40}\(?(?:CNN|AP|AFP|Reuters|Bloomberg|UPI|dpa)\)?\s*[–—-]+$|"
     # A caption that opens on its photographer's credit: "John Raoux/AP Nasa's new Moon rocket …"
-    r"(?-i:[A-Z][\w'’-]+(?: [A-Z][\w'’.-]+){1,2}\s?/\s?(?:AP|AFP|Reuters|REUTERS|Getty Images|EPA|Bloomberg|PA|Shutterstock)\b))",
+    r"(?-i:[A-Z][\w'’-]+(?: [A-Z][\w'’.-]+){1,2}\s?/\s?(?:AP|AFP|Reuters|REUTERS|Getty Images|EPA|Bloomberg|PA|Shutterstock)\b)"
+    r"(?!\s*[-–—:]))",  # "Hong Kong/AFP - Stocks fell …" is an agency's dateline on its report
     re.IGNORECASE,
 )
 _CAPTION_END = re.compile(
@@ -162,17 +164,11 @@ _BYLINE = re.compile(
     r"(?:associated press|reuters|afp|bloomberg|cnn|bbc)(?: staff)?)\W*$"
 )
 # A writer's name and the time of publishing, set off by a bar: "Jeremy M. Lazarus | 5/12/2017, 6:04 a.m."
-_NAMED_DATELINE = re.compile(
-    r"^\W*[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|de|van|von|da|del|la|le|al|bin|and|&)){1,4}\s*[|·•]\s*"
-    r"(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2}|(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*)?"
-    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}|\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
-    r"sept|oct|nov|dec)[a-z]*)\b",
-    re.IGNORECASE,
-)
+_NAMED_DATELINE = re.compile(r"^\W*[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|de|van|von|da|del|la|le|al|bin|and|&)){1,4}\s*[|·•]\s*(?P<when>.+)$")
 # A long run of a site's prompts and notices: this many of them in one paragraph ("Sign up to get
 # the inside scoop … By clicking “Sign Up”, you accept our Terms of Service and Privacy Policy").
 PROMPT_RUN = 3
-_REPORTED = re.compile(r"\b(?:said|says|told|according to)\b")  # reporting about sign-ups and policies attributes what it says
+_REPORTED = re.compile(r"\b(?:said|says|told|according to|announced|reported|stated|added|wrote|explained)\b", re.IGNORECASE)  # reporting about sign-ups and policies attributes what it says
 PROMPT_RUN_WORDS = 100
 # "By Monday, …", "By 2030 …", "By then": when, not who.
 _BY_WHEN = re.compile(r"^\W*by\s+(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|jan|feb|march|april|may|june|july|aug|sept|oct|nov|dec|"
@@ -282,7 +278,8 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
         return "credit"
     if words <= 20 and _BYLINE.match(stripped) and not _ends_like_statement(stripped) and not _BY_WHEN.match(stripped):
         return "byline"
-    if words <= DATELINE_WORDS and ("|" in stripped or "·" in stripped or "•" in stripped) and _NAMED_DATELINE.match(stripped):
+    if words <= DATELINE_WORDS and ("|" in stripped or "·" in stripped or "•" in stripped) \
+            and (named := _NAMED_DATELINE.match(stripped)) and _only_dates(named.group("when")):
         return "byline"
     if any(sign in low for sign in _PROMPT_SIGNS) and _PROMPT.search(stripped):
         return "prompt"
