@@ -77,6 +77,7 @@ FURNITURE = {
     "Up, you accept our Terms of Service and Privacy Policy. You can opt out at any time.": "prompt",
     "Dana Whitfield | 5/12/2017, 6:04 a.m.": "byline",  # a writer's name and the time, set off by a bar
     "Omar Reyes · March 3, 2024": "byline",
+    "Latest: Bridge collapse in Genoa kills 22": "link",
     "Sam Reed/AP The new ferry sits at the quay in Selwick before its first crossing.": "credit",  # opens on the photographer's credit
 }
 
@@ -137,6 +138,7 @@ PROSE = [
     "Objections were published in the comments section below the consultation page, the council said.",
     "Hong Kong/AFP - Stocks fell sharply on Monday as investors fled riskier assets.",  # an agency's dateline on its report
     "Vote Count | May 3 results show Labour ahead in 12 councils.",
+    "LATEST NEWS – At least 22 people have died after a motorway bridge collapsed in the northern city of Genoa.",  # a kicker on the lede
     "Users must log in again and sign in on every device, and the new terms of service and privacy policy apply to all "
     "accounts from Monday; those who do not sign up to the new terms by June lose access to their files, which will be "
     "deleted after ninety days, and the old privacy policy lapses at once, the company announced on Tuesday.",

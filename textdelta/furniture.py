@@ -272,7 +272,8 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
     if ("http" in low or "www." in low or "@" in low or "pic.twitter" in low) and (_URL_ONLY.match(stripped) or (words <= 15 and _URL.search(stripped)
                                                                                        and word_count(_URL.sub(" ", stripped)) <= URL_LINE_WORDS)):
         return "link"
-    if _LINK.match(stripped) or (stripped.startswith(("[", "(")) and _LINK.match(stripped[1:])):
+    link = _LINK.match(stripped) or (_LINK.match(stripped[1:]) if stripped.startswith(("[", "(")) else None)
+    if link and not (link.group(0).lstrip("[( ").lower().startswith("latest") and _kicker_on_prose(stripped[link.end():])):
         return "link"
     if _CREDIT.match(stripped):
         return "credit"
@@ -298,6 +299,16 @@ def furniture_kind(text: str, kind: str = "paragraph") -> str | None:
             and (not is_sentence(stripped) or words <= DATELINE_WORDS):
         return "headlines"  # a headline in capitals between paragraphs links to another story
     return None
+
+
+# "Latest" before a long sentence is a kicker on the article's own lede ("LATEST NEWS – At least
+# 22 people have died after …"), not a link: the headlines a link line names are short and do
+# not end as sentences do. ("Read more:" before a sentence still points elsewhere.)
+KICKER_SENTENCE_WORDS = 12
+
+
+def _kicker_on_prose(rest: str) -> bool:
+    return is_sentence(rest) and word_count(rest) >= KICKER_SENTENCE_WORDS
 
 
 def _date_residue(text: str) -> list[str]:
