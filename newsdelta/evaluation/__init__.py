@@ -283,7 +283,8 @@ def main(as_json: bool = False, fit_thresholds: bool = False, semantic: Embedder
                 group: score([c for c in chosen if c.group == group], thresholds, semantic, dated=True).as_dict()
                 for group in GROUPS if any(c.group == group for c in chosen if c.days_apart is not None)}
             report[f"{split}_dated_cases"] = sum(c.days_apart is not None for c in chosen)
-            report[f"{split}_dated_misses"] = [m for m in dated.misses if m not in scores.misses][:30]
+            undated = {_miss_key(m) for m in scores.misses}  # the same miss at another score is no new one
+            report[f"{split}_dated_misses"] = [m for m in dated.misses if _miss_key(m) not in undated][:30]
     if grouping:
         from newsdelta.evaluation import grouping as story_grouping
 
@@ -294,6 +295,10 @@ def main(as_json: bool = False, fit_thresholds: bool = False, semantic: Embedder
     else:
         _print(report)
     return report
+
+
+def _miss_key(miss: str) -> str:
+    return miss.split(" (score")[0]
 
 
 def _print(report: dict[str, Any]) -> None:
