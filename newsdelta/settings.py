@@ -77,7 +77,9 @@ class Settings:
                                     toml=(GENERAL, "follow_up_days"), kind="positive")
     next_day_days: float = setting(0.5, "A telling published this many days or more after a story's nearest telling that restates less "
                                    "than half of it joins only if its headline and lede announce the same event (the next day's "
-                                   "development is another story). Needs the sentence model; set it at or above follow_up_days to turn "
+                                   "development is another story). Tellings closer together than this count as published the same day: "
+                                   "they join when their headlines and ledes announce the same event, however little they restate. "
+                                   "Needs the sentence model; set it at or above follow_up_days to turn "
                                    "the check off.", toml=(GENERAL, "next_day_days"), kind="positive")
     semantic: bool = setting(True, "Sentence embeddings (a small ONNX model, on the CPU) judge the sentences the words leave "
                              "unsettled; false: words only.", env="NEWSDELTA_SEMANTIC", toml=(GENERAL, "semantic"), kind="bool")
