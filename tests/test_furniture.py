@@ -78,6 +78,8 @@ FURNITURE = {
     "Dana Whitfield | 5/12/2017, 6:04 a.m.": "byline",  # a writer's name and the time, set off by a bar
     "Omar Reyes · March 3, 2024": "byline",
     "Latest: Bridge collapse in Genoa kills 22": "link",
+    "We want to hear from you! Send us a message on WhatsApp or email us at editors@example.com.": "prompt",
+    "Dana Whitfield reports for the Meridian Post February 1, 2016.": "credit",
     "Sam Reed/AP The new ferry sits at the quay in Selwick before its first crossing.": "credit",  # opens on the photographer's credit
 }
 
@@ -138,6 +140,8 @@ PROSE = [
     "Objections were published in the comments section below the consultation page, the council said.",
     "Hong Kong/AFP - Stocks fell sharply on Monday as investors fled riskier assets.",  # an agency's dateline on its report
     "Vote Count | May 3 results show Labour ahead in 12 councils.",
+    "The minister said she would like to hear from you, the voters, before deciding, and told us at the depot she would not rush.",
+    "Officials told us at the scene that seven people had died.",
     "LATEST NEWS – At least 22 people have died after a motorway bridge collapsed in the northern city of Genoa.",  # a kicker on the lede
     "Users must log in again and sign in on every device, and the new terms of service and privacy policy apply to all "
     "accounts from Monday; those who do not sign up to the new terms by June lose access to their files, which will be "
@@ -402,3 +406,14 @@ def test_a_new_section_followed_by_the_wire_credit_keeps_its_heading() -> None:
     assert [s.heading for s in compare(old, new).new_sections] == [None], "what the credit line did"
     sections = compare(content_blocks(old), content_blocks(new)).new_sections
     assert [(s.heading, s.paragraphs) for s in sections] == [("Reaction in Japan", added)]
+
+
+@pytest.mark.parametrize("line", ["What's the situation on the ground?", "1. What is the case about?", "Why now?"])
+def test_a_question_on_its_own_states_nothing(line: str) -> None:
+    """An explainer's subheads are questions set as paragraphs; an alert quoting one says nothing."""
+    assert furniture_kind(line) is None and not states_something(line)
+
+
+def test_a_quoted_question_or_one_inside_a_statement_still_states_something() -> None:
+    assert states_something('"Why would I resign now, after all this?" the minister asked reporters on Monday.')
+    assert states_something("The court must decide whether the law applies abroad. Will it?")

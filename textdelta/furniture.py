@@ -83,7 +83,7 @@ _PROMPT_SIGNS = ("sign up", " old", "subscribe", "newsletter", "register", "inbo
                  "facebook", "instagram", " x", "youtube", "tiktok", "linkedin", "cookie", "enjoyed", "journalism", "member",
                  "subscriber", "log in", "sign in", "tip", "share", "listen", "watch the", "terms of", "privacy", "moderat",
                  "comment", "letter", "developing", "breaking", "check back", "to come", "they come", "updated as", "follows", "audio", "email address", "required fields", "archived",
-                 "your thoughts", "all times", "unlimited")
+                 "your thoughts", "all times", "unlimited", "hear from you", " us")
 # Link lines: a label ("Read more", "Related", "Leggi anche su") followed by a colon, a bar, an
 # arrow or nothing, then the headline it links to. "Related measures will…" is a sentence.
 _LINK = re.compile(
@@ -116,7 +116,8 @@ _PROMPT = re.compile(
     # in the comment section", "(0) comments", "All times are Eastern", "unlimited access".
     r"your (?:thoughts|comments?|views|opinions?) (?:below|in the comments?)\b|in the comments?(?: section)? below\W*$|"
     r"follow along (?:below|here|with us)\b|all times (?:are|in) (?:eastern|pacific|central|mountain|local|(?-i:[A-Z]{2,4}\b))|"
-    r"(?:subscri\w*|buy now|join|sign up|members?)\b[^.]{0,60}\bfor unlimited (?:digital )?access\b)|"
+    r"(?:subscri\w*|buy now|join|sign up|members?)\b[^.]{0,60}\bfor unlimited (?:digital )?access\b|"
+    r"we(?:'d| would)? (?:want|like|love) to hear from you\b|^\W*(?:send us|email us|message us|contact us|write to us)\b)|"
     r"^\W*(?:post|leave|share|add) your (?:thoughts|comments?|views|opinions?)(?: \w+){0,3} (?:below|here|with us|in the comments?)\b|"
     r"^\W*\d+\)?\s*comments?\W*$|"
     # A line that opens with an imperative to the reader: "Follow Newsbeat on Instagram", "Subscribe
@@ -136,7 +137,8 @@ _CREDIT = re.compile(
     r".{2,240}?\bcontributed (?:to )?(?:this )?(?:report|reporting|story|article)|"
     r"(?:write to|email|e-mail|contact|reach) [^.]{2,80}?(?:\S+@\S+\.\w+|\s@\w+|https?://|\(?\d{3}\)?[-. ]\d{3}[-.]\d{4})|"
     r"(?:this (?:story|article|report) (?:was|has been) (?:updated|corrected|produced|written|edited|originally published))|"
-    r"(?:citation:)|[\w .,']{0,40}\(?(?:CNN|AP|AFP|Reuters|Bloomberg|UPI|dpa)\)?\s*[–—-]+$|"
+    r"(?:citation:)|(?-i:[A-Z][\w'’-]+(?: [A-Z][\w'’.-]+){1,3}) (?:reports|reported|writes|wrote) for (?:the )?(?-i:[A-Z])[^.]{1,60}?"
+    r"(?:\d{4}|\.)\W*$|[\w .,']{0,40}\(?(?:CNN|AP|AFP|Reuters|Bloomberg|UPI|dpa)\)?\s*[–—-]+$|"
     # A caption that opens on its photographer's credit: "John Raoux/AP Nasa's new Moon rocket …"
     r"(?-i:[A-Z][\w'’-]+(?: [A-Z][\w'’.-]+){1,2}\s?/\s?(?:AP|AFP|Reuters|REUTERS|Getty Images|EPA|Bloomberg|PA|Shutterstock)\b)"
     r"(?!\s*[-–—:]))",  # "Hong Kong/AFP - Stocks fell …" is an agency's dateline on its report
@@ -402,6 +404,8 @@ def template_keys(blocks: Sequence[Block]) -> set[str]:
     return {text_key(b.text) for b in blocks if b.kind == "paragraph" and furniture_kind(b.text, b.kind) is None}
 
 
+QUESTION_WORDS = 12
+_QUESTION_ONLY = re.compile(r"^(?:\d{1,2}[.)]\s*)?[^.!?\"“”]*\?$")  # one sentence, a question, nobody quoted
 # A sentence that states something has at least this many words.
 STATEMENT_WORDS = 6
 UNMARKED_SENTENCE_CHARS = 30
@@ -411,6 +415,8 @@ def states_something(text: str) -> bool:
     """A paragraph with a sentence in it that states something: enough words, ending as a
     sentence ends, and not in capitals. Not a heading, a caption, a label or a fragment."""
     stripped = text.strip()
+    if _QUESTION_ONLY.match(stripped) and word_count(stripped) <= QUESTION_WORDS:
+        return False  # a question on its own states nothing: an explainer's subhead ("What is the case about?")
     ends = is_sentence(stripped) or len(_UNSPACED.findall(stripped)) >= UNMARKED_SENTENCE_CHARS  # Thai and Lao mark no sentence end
     return (ends and word_count(stripped) >= STATEMENT_WORDS and not in_capitals(stripped)
             and furniture_kind(stripped) is None)
