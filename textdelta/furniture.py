@@ -83,7 +83,8 @@ _PROMPT_SIGNS = ("sign up", " old", "subscribe", "newsletter", "register", "inbo
                  "facebook", "instagram", " x", "youtube", "tiktok", "linkedin", "cookie", "enjoyed", "journalism", "member",
                  "subscriber", "log in", "sign in", "tip", "share", "listen", "watch the", "terms of", "privacy", "moderat",
                  "comment", "letter", "developing", "breaking", "check back", "to come", "they come", "updated as", "follows", "audio", "email address", "required fields", "archived",
-                 "your thoughts", "all times", "unlimited", "hear from you", " us")
+                 "your thoughts", "all times", "unlimited", "hear from you", "send us", "email us", "message us", "contact us",
+                 "write to us")
 # Link lines: a label ("Read more", "Related", "Leggi anche su") followed by a colon, a bar, an
 # arrow or nothing, then the headline it links to. "Related measures will…" is a sentence.
 _LINK = re.compile(
