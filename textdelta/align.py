@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
 
-from textdelta.figures import counts
+from textdelta.figures import counts, same_measure, unit_of
 from textdelta.normalize import folded as _fold
 from textdelta.normalize import normalize_text
 from textdelta.terms import analyse, quotations
@@ -197,22 +197,10 @@ def updates_figure(sentence: Sentence, old: Sentence) -> bool:
     ("three decades" for "thirty years"). A measured figure converted by hand is the same
     figure ("1,900-mile" and "3,000-km" differ at two significant figures, not more)."""
     mine, theirs = _amounts(sentence), _amounts(old)
-    added = [f for f in mine - theirs if not any(_same_measure(f, g) for g in theirs)]
-    replaced = {_unit(f) for f in theirs - mine if not any(_same_measure(f, g) for g in mine)}
-    kept = {_unit(f) for f in theirs & mine if _unit(f)}
-    return any(_unit(f) in replaced or _unit(f) in kept for f in added)
-
-
-# Two measured figures this close are one figure, converted and rounded by different hands.
-CONVERSION_SLACK = 0.04
-
-
-def _same_measure(a: str, b: str) -> bool:
-    unit = _unit(a)
-    if not unit or unit == "%" or unit != _unit(b):
-        return False
-    x, y = float(a[1:-len(unit)]), float(b[1:-len(unit)])
-    return abs(x - y) <= CONVERSION_SLACK * max(abs(x), abs(y))
+    added = [f for f in mine - theirs if not any(same_measure(f, g) for g in theirs)]
+    replaced = {unit_of(f) for f in theirs - mine if not any(same_measure(f, g) for g in mine)}
+    kept = {unit_of(f) for f in theirs & mine if unit_of(f)}
+    return any(unit_of(f) in replaced or unit_of(f) in kept for f in added)
 
 
 def _amounts(sentence: Sentence) -> set[str]:
@@ -222,10 +210,6 @@ def _amounts(sentence: Sentence) -> set[str]:
 
 # A year as news writes one: four digits, no thousands separator ("in 2019"; "2,019 votes" is a count).
 _YEAR = re.compile(r"(?<![\d,.])((?:1[89]|20)\d\d)(?![\d,.]\d)")
-
-
-def _unit(figure: str) -> str:
-    return figure.lstrip("#0123456789.-e+")
 
 
 def _counted(sentence: Sentence) -> frozenset[str]:

@@ -119,6 +119,26 @@ def _two_figures(value: float) -> float:
     return float(f"{value:.2g}")
 
 
+def unit_of(figure: str) -> str:
+    """The base unit of a figure as `figures` writes it ("#26000ha" -> "ha"; "" for counts and
+    amounts of money)."""
+    return figure.lstrip("#0123456789.-e+")
+
+
+# Two measured figures this close are one figure, converted and rounded by different hands.
+CONVERSION_SLACK = 0.04
+
+
+def same_measure(a: str, b: str) -> bool:
+    """Two figures in one unit (not a count, an amount or a share) close enough to be one
+    figure converted by hand ("1,900-mile" and "3,000-km" differ at two significant figures)."""
+    unit = unit_of(a)
+    if not unit or unit == "%" or unit != unit_of(b):
+        return False
+    x, y = float(a[1:-len(unit)]), float(b[1:-len(unit)])
+    return abs(x - y) <= CONVERSION_SLACK * max(abs(x), abs(y))
+
+
 @lru_cache(maxsize=65536)
 def figures(text: str) -> frozenset[str]:
     """The figures of TEXT (already normalised: see normalize.normalize_text), each as

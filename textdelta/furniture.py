@@ -161,13 +161,15 @@ _CREDIT_END = re.compile(
     r"\b(?i:photo credit should read)\b.{1,80}|"
     r"\((?:[^()]{1,60}\bvia (?:AP|AFP|Reuters|Getty Images)\b[^()]{0,20}|AP Photo/[^()]{1,60})\))$"
 )
+# A name's words: capitalised ones and the particles names carry in lower case.
+_NAME_WORD = r"[A-Z][\w.'’-]*|de|van|von|da|del|la|le|al|bin|and|&"
 _BYLINE = re.compile(
-    r"^\W*(?i:by|von|par|por|di|door|av|af)\s+(?:[A-Z][\w.'’-]*|de|van|von|da|del|la|le|al|bin|and|&|,|\s)+"
+    r"^\W*(?i:by|von|par|por|di|door|av|af)\s+(?:" + _NAME_WORD + r"|,|\s)+"
     r"(?:[,|–—-]+\s*[\w .'’&-]{0,60})?$|^\W*(?:staff reports?|staff writer|wire reports?|from wire reports|"
     r"(?:associated press|reuters|afp|bloomberg|cnn|bbc)(?: staff)?)\W*$"
 )
 # A writer's name and the time of publishing, set off by a bar: "Jeremy M. Lazarus | 5/12/2017, 6:04 a.m."
-_NAMED_DATELINE = re.compile(r"^\W*[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|de|van|von|da|del|la|le|al|bin|and|&)){1,4}\s*[|·•]\s*(?P<when>.+)$")
+_NAMED_DATELINE = re.compile(r"^\W*[A-Z][\w.'’-]*(?:\s+(?:" + _NAME_WORD + r")){1,4}\s*[|·•]\s*(?P<when>.+)$")
 # A long run of a site's prompts and notices: this many of them in one paragraph ("Sign up to get
 # the inside scoop … By clicking “Sign Up”, you accept our Terms of Service and Privacy Policy").
 PROMPT_RUN = 3
